@@ -1,0 +1,32 @@
+# Carnet — the two commands: `make run` (platform with demo data) and `make test` (whole suite).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install postgres bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the platform: SQLite + files under ./data, demo data, API on http://127.0.0.1:8000
+run: install
+	$(BIN)/carnet serve
+
+## Run the whole test suite on SQLite and on a throwaway PostgreSQL cluster (installed if missing)
+test: install postgres
+	CARNET_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
+
+postgres:
+	bash scripts/ensure-postgres.sh
+
+bench: install postgres
+	$(BIN)/carnet bench identity
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

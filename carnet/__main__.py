@@ -1,0 +1,3 @@
+from carnet.cli import main
+
+main()

@@ -1,0 +1,67 @@
+"""The FastAPI application factory (the FHIR endpoints come with the API issue)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from carnet import __version__
+from carnet.bootstrap import Platform, bootstrap
+from carnet.errors import CarnetError
+from carnet.settings import Settings
+from carnet.storage.migrate import current_revision, head_revision
+
+
+def create_app(settings: Settings, *, platform: Platform | None = None) -> FastAPI:
+    """Build the web application; the platform is built (and migrated) at start-up unless given."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = platform is None
+        app.state.platform = platform or bootstrap(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.platform.close()
+
+    app = FastAPI(title="Carnet", version=__version__, lifespan=lifespan)
+
+    @app.exception_handler(CarnetError)
+    async def _carnet_error(_: Request, exc: CarnetError) -> JSONResponse:
+        issue = {"severity": "error", "code": exc.code, "diagnostics": exc.message}
+        if exc.field:
+            issue["expression"] = [exc.field]
+        return JSONResponse(
+            {"resourceType": "OperationOutcome", "issue": [issue]},
+            status_code=exc.http_status,
+            media_type="application/fhir+json",
+        )
+
+    @app.get("/health", tags=["ops"])
+    def health(request: Request) -> JSONResponse:
+        """Liveness and readiness: the database answers and its schema is current."""
+        plat: Platform = request.app.state.platform
+        try:
+            with plat.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            revision = current_revision(plat.engine)
+        except Exception as exc:  # noqa: BLE001 - health must answer, whatever broke
+            return JSONResponse({"status": "unavailable", "database": str(exc).splitlines()[0]}, status_code=503)
+        up_to_date = revision == head_revision()
+        return JSONResponse(
+            {
+                "status": "ok" if up_to_date else "degraded",
+                "version": __version__,
+                "database": plat.engine.dialect.name,
+                "schema_revision": revision,
+                "schema_up_to_date": up_to_date,
+            },
+            status_code=200 if up_to_date else 503,
+        )
+
+    return app

@@ -1,0 +1,485 @@
+"""The ``carnet`` command: one more entry point over the same services."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn
+
+import pydantic
+import typer
+
+from carnet.errors import CarnetError
+
+app = typer.Typer(
+    help="Carnet : espace de santé du patient et dossier médical partagé.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Base de données : migrations.", no_args_is_help=True)
+ins_app = typer.Typer(help="Identité nationale de santé (INS).", no_args_is_help=True)
+patient_app = typer.Typer(help="Index des patients : créer, rechercher, qualifier.", no_args_is_help=True)
+bench_app = typer.Typer(help="Mesures de performance (chiffres imprimés).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ins_app, name="ins")
+app.add_typer(patient_app, name="patient")
+app.add_typer(bench_app, name="bench")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"Erreur : {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Any:
+    from carnet.settings import Settings
+
+    try:
+        return Settings()
+    except pydantic.ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
+        fail("configuration invalide — " + "; ".join(lines), code=2)
+
+
+@contextmanager
+def _platform(migrate: bool = True) -> Iterator[Any]:
+    from carnet.bootstrap import bootstrap
+
+    with _errors():
+        platform = bootstrap(_settings(), migrate=migrate)
+    try:
+        yield platform
+    finally:
+        platform.close()
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Domain errors become a clear message and exit code 1, never a traceback."""
+    try:
+        yield
+    except CarnetError as exc:
+        where = f" [{exc.field}]" if exc.field else ""
+        fail(f"{exc.message}{where}")
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+class ActorKindOpt(StrEnum):
+    professional = "professional"
+    secretariat = "secretariat"
+
+
+def _actor(kind: ActorKindOpt | None, actor_id: str | None, profession: str | None) -> Any:
+    from carnet.identity.status import ActorKind, QualificationActor
+
+    if kind is None:
+        return QualificationActor(kind=ActorKind.SYSTEM, profession_code=None, id="cli")
+    if not actor_id:
+        fail("--actor-id est obligatoire avec --actor-kind (RPPS/ADELI, ou numéro de carte CPE)")
+    return QualificationActor(kind=ActorKind(kind.value), profession_code=profession, id=actor_id)
+
+
+ActorKindArg = Annotated[
+    ActorKindOpt | None, typer.Option("--actor-kind", help="Qui agit : professional (CPS) ou secretariat (CPE)")
+]
+ActorIdArg = Annotated[str | None, typer.Option("--actor-id", help="Identifiant de l'acteur (RPPS, ADELI, CPE)")]
+ProfessionArg = Annotated[str | None, typer.Option("--profession", help="Code profession TRE_G15 (10 = médecin)")]
+JsonArg = Annotated[bool, typer.Option("--json", help="Sortie JSON")]
+
+
+# --- config, serve, db, demo -------------------------------------------------------------------------------
+
+
+@app.command()
+def config(as_json: JsonArg = False) -> None:
+    """Afficher la configuration effective (secrets masqués)."""
+    view = _settings().public_view()
+    if as_json:
+        _echo_json(view)
+        return
+    for key, value in view.items():
+        typer.echo(f"{key:20} {value}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Adresse d'écoute")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+) -> None:
+    """Démarrer la plateforme (migrations appliquées, données de démonstration au premier démarrage)."""
+    import uvicorn
+
+    from carnet.api.app import create_app
+    from carnet.demo import load_demo
+
+    settings = _settings()
+    with _platform() as platform:
+        if settings.demo_data:
+            with _errors():
+                report = load_demo(platform)
+            if report.created:
+                typer.echo(f"Données de démonstration chargées : {report.created} identités.")
+        bind_host, bind_port = host or settings.host, port or settings.port
+        typer.echo(f"Carnet — API sur http://{bind_host}:{bind_port} (santé : /health, documentation : /docs)")
+        uvicorn.run(create_app(settings, platform=platform), host=bind_host, port=bind_port, log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Appliquer les migrations jusqu'à la dernière version du schéma."""
+    from carnet.storage.migrate import current_revision
+
+    with _platform(migrate=True) as platform:
+        typer.echo(f"Schéma à jour : révision {current_revision(platform.engine)} ({platform.engine.dialect.name})")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Afficher la révision du schéma de la base."""
+    from carnet.storage.migrate import current_revision, head_revision
+
+    with _platform(migrate=False) as platform:
+        current, head = current_revision(platform.engine), head_revision()
+        typer.echo(f"révision actuelle : {current or 'aucune'} ; dernière : {head}")
+        if current != head:
+            raise typer.Exit(1)
+
+
+@app.command()
+def demo() -> None:
+    """Charger la population synthétique de démonstration (INS de test)."""
+    from carnet.demo import load_demo
+
+    with _platform() as platform, _errors():
+        report = load_demo(platform)
+    typer.echo(
+        f"{report.created} identités créées ({report.qualified} qualifiées), {report.skipped} déjà présentes, "
+        f"{report.collisions} alerte(s) de collision d'identité."
+    )
+
+
+# --- ins -----------------------------------------------------------------------------------------------------
+
+
+@ins_app.command("check")
+def ins_check(
+    matricule: Annotated[str, typer.Argument(help="Matricule INS (NIR ou NIA), 15 caractères")],
+    oid: Annotated[str | None, typer.Option(help="OID de l'INS (NIR, NIA, test, démo)")] = None,
+    as_json: JsonArg = False,
+) -> None:
+    """Vérifier un matricule INS : code 0 et ses parties s'il est valide, code 1 et la raison sinon."""
+    from carnet.errors import InvalidMatricule
+    from carnet.identity.matricule import Ins, parse_matricule
+
+    try:
+        parsed = Ins.parse(matricule, oid).matricule if oid else parse_matricule(matricule)
+    except InvalidMatricule as exc:
+        if as_json:
+            _echo_json({"valid": False, "part": exc.part, "reason": exc.message})
+            raise typer.Exit(1) from None
+        fail(f"matricule invalide ({exc.part}) : {exc.message}")
+    parts = {
+        "valid": True,
+        "matricule": parsed.value,
+        "sex": parsed.sex,
+        "year": parsed.year,
+        "month": parsed.month,
+        "department": parsed.department,
+        "commune": parsed.commune,
+        "order": parsed.order,
+        "key": parsed.key,
+        "born_abroad": parsed.born_abroad,
+    }
+    if oid:
+        parts["oid"] = oid
+    if as_json:
+        _echo_json(parts)
+        return
+    typer.echo(f"Matricule valide : {parsed.value}")
+    for key, value in parts.items():
+        if key not in ("valid", "matricule"):
+            typer.echo(f"  {key:12} {value}")
+
+
+# --- patient -------------------------------------------------------------------------------------------------
+
+
+def _identity_json(p: Any) -> dict[str, Any]:
+    t = p.traits
+    return {
+        "id": p.id,
+        "status": p.status.value,
+        "status_label": p.status.label_fr,
+        "ins": {"matricule": p.ins.value, "oid": p.ins.oid.value} if p.ins else None,
+        "birth_name": t.birth_name,
+        "first_name": t.first_name,
+        "birth_first_names": t.birth_first_names,
+        "sex": t.sex,
+        "birth_date": t.birth_date.isoformat(),
+        "birth_place": t.birth_place,
+        "used_name": t.used_name,
+        "used_first_name": t.used_first_name,
+        "merged_into": p.merged_into_id,
+    }
+
+
+def _print_identity(p: Any) -> None:
+    t = p.traits
+    ins = f"{p.ins.value} ({p.ins.oid.value})" if p.ins else "—"
+    used = f" (nom d'usage {t.used_name})" if t.used_name else ""
+    typer.echo(
+        f"{p.id}  {t.birth_name} {t.birth_first_names}{used}  {t.sex}  {t.birth_date.isoformat()}  "
+        f"né(e) à {t.birth_place}  INS {ins}  [{p.status.value} — {p.status.label_fr}]"
+    )
+
+
+@patient_app.command("add")
+def patient_add(
+    birth_name: Annotated[str, typer.Option("--birth-name", help="Nom de naissance")],
+    first_names: Annotated[str, typer.Option("--first-names", help="Liste des prénoms de naissance")],
+    sex: Annotated[str, typer.Option(help="Sexe : M ou F")],
+    birth_date: Annotated[str, typer.Option("--birth-date", help="Date de naissance AAAA-MM-JJ")],
+    birth_place: Annotated[str, typer.Option("--birth-place", help="Code INSEE (COG) du lieu de naissance")],
+    used_name: Annotated[str | None, typer.Option("--used-name", help="Nom utilisé")] = None,
+    used_first_name: Annotated[str | None, typer.Option("--used-first-name", help="Prénom utilisé")] = None,
+    insi: Annotated[bool, typer.Option("--insi", help="Appeler l'INSi aussitôt (recherche par traits)")] = False,
+    actor_kind: ActorKindArg = None,
+    actor_id: ActorIdArg = None,
+    profession: ProfessionArg = None,
+    as_json: JsonArg = False,
+) -> None:
+    """Créer une identité (provisoire) et signaler les collisions possibles."""
+    from carnet.identity import service
+    from carnet.identity.traits import make_traits
+
+    actor = _actor(actor_kind, actor_id, profession)
+    with _platform() as platform, _errors():
+        traits = make_traits(
+            birth_name=birth_name,
+            birth_first_names=first_names,
+            sex=sex,
+            birth_date=birth_date,
+            birth_place=birth_place,
+            used_name=used_name,
+            used_first_name=used_first_name,
+            today=platform.clock.now().date(),
+        )
+        with platform.uow() as uow:
+            reg = service.register(uow=uow, actor=actor, traits=traits)
+            patient, outcome = reg.patient, None
+            if insi:
+                result = service.retrieve_ins(uow=uow, actor=actor, insi=platform.insi, patient_id=patient.id)
+                patient, outcome = result.patient, result.outcome
+            uow.commit()
+    if as_json:
+        out = _identity_json(patient)
+        out["collisions"] = [dataclasses.asdict(c) for c in reg.collisions]
+        out["insi_outcome"] = outcome.value if outcome else None
+        _echo_json(out)
+        return
+    _print_identity(patient)
+    if outcome is not None:
+        typer.echo(f"INSi : {outcome.value} — {outcome.label_fr}")
+    for c in reg.collisions:
+        typer.echo(f"ATTENTION collision possible avec {c.patient_id} : {', '.join(c.reasons)}")
+
+
+@patient_app.command("find")
+def patient_find(
+    ins: Annotated[str | None, typer.Option("--ins", help="Matricule INS")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Nom de naissance (début)")] = None,
+    first_name: Annotated[str | None, typer.Option("--first-name", help="Premier prénom (début)")] = None,
+    birth_date: Annotated[str | None, typer.Option("--birth-date", help="Date de naissance AAAA-MM-JJ")] = None,
+    actor_kind: ActorKindArg = None,
+    actor_id: ActorIdArg = None,
+    profession: ProfessionArg = None,
+    as_json: JsonArg = False,
+) -> None:
+    """Rechercher un patient par INS ou par traits (code 1 si aucun résultat)."""
+    from carnet.identity import service
+
+    actor = _actor(actor_kind, actor_id, profession)
+    date = _parse_date(birth_date) if birth_date else None
+    with _platform() as platform, _errors(), platform.uow() as uow:
+        if ins:
+            found = service.find_by_ins(uow=uow, actor=actor, matricule=ins)
+            results = [found] if found else []
+        else:
+            results = service.search(uow=uow, actor=actor, birth_name=name, first_name=first_name, birth_date=date)
+        uow.commit()
+    if as_json:
+        _echo_json([_identity_json(p) for p in results])
+    else:
+        for p in results:
+            _print_identity(p)
+    if not results:
+        if not as_json:
+            typer.echo("Aucun patient trouvé.", err=True)
+        raise typer.Exit(1)
+
+
+def _parse_date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"date invalide : {value!r} (format attendu AAAA-MM-JJ)")
+
+
+@patient_app.command("show")
+def patient_show(
+    patient_id: Annotated[str, typer.Argument(help="Identifiant du patient")],
+    actor_kind: ActorKindArg = None,
+    actor_id: ActorIdArg = None,
+    profession: ProfessionArg = None,
+    as_json: JsonArg = False,
+) -> None:
+    """Afficher une identité, son historique et les collisions possibles."""
+    from carnet.identity import service
+
+    actor = _actor(actor_kind, actor_id, profession)
+    with _platform() as platform, _errors(), platform.uow() as uow:
+        patient = service.get_or_raise(uow=uow, actor=actor, patient_id=patient_id)
+        events = service.history(uow=uow, actor=actor, patient_id=patient.id)
+        alerts = service.collisions(uow=uow, actor=actor, patient_id=patient.id)
+        uow.commit()
+    if as_json:
+        out = _identity_json(patient)
+        out["history"] = [dataclasses.asdict(e) for e in events]
+        out["collisions"] = [dataclasses.asdict(c) for c in alerts]
+        _echo_json(out)
+        return
+    _print_identity(patient)
+    for e in events:
+        change = f"{e.from_status or '∅'} → {e.to_status}" if e.kind in ("status", "traits", "created") else ""
+        how = " ".join(x for x in (e.evidence, e.document_type) if x)
+        typer.echo(f"  {e.at.isoformat(timespec='seconds')}  {e.kind:11} {change:13} {how:28} par {e.actor_kind}:{e.actor_id}")
+    for c in alerts:
+        typer.echo(f"  ATTENTION collision possible avec {c.patient_id} : {', '.join(c.reasons)}")
+
+
+@patient_app.command("qualify")
+def patient_qualify(
+    patient_id: Annotated[str, typer.Argument(help="Identifiant du patient")],
+    insi: Annotated[bool, typer.Option("--insi", help="Récupérer l'INS par les traits auprès de l'INSi")] = False,
+    carte_vitale: Annotated[
+        str | None, typer.Option("--carte-vitale", help="NIR lu sur la carte Vitale (récupération par carte)")
+    ] = None,
+    document: Annotated[
+        str | None, typer.Option("--document", help="Pièce d'identité contrôlée : PA, CN, TS (AN, LE pour un mineur)")
+    ] = None,
+    exception: Annotated[
+        bool, typer.Option("--exception", help="Procédure d'exception : le médecin atteste connaître le patient")
+    ] = False,
+    note: Annotated[str | None, typer.Option(help="Commentaire tracé")] = None,
+    actor_kind: ActorKindArg = None,
+    actor_id: ActorIdArg = None,
+    profession: ProfessionArg = None,
+    as_json: JsonArg = False,
+) -> None:
+    """Faire progresser le statut : INSi (récupérée), pièce d'identité (validée), les deux (qualifiée)."""
+    from carnet.identity import service
+    from carnet.identity.insi import CarteVitaleRead, InsiOutcome
+    from carnet.identity.status import IdDocumentType
+
+    if not (insi or carte_vitale or document or exception):
+        fail("indiquer au moins --insi, --carte-vitale, --document ou --exception")
+    if actor_kind is None:
+        fail("la qualification est tracée : indiquer --actor-kind et --actor-id")
+    actor = _actor(actor_kind, actor_id, profession)
+    doc_type = None
+    if document:
+        try:
+            doc_type = IdDocumentType(document.upper())
+        except ValueError:
+            fail(f"type de pièce inconnu : {document!r} (PA, CN, TS, AN, LE)")
+    messages: list[str] = []
+    with _platform() as platform, _errors(), platform.uow() as uow:
+        patient = service.get_or_raise(uow=uow, actor=actor, patient_id=patient_id)
+        if insi or carte_vitale:
+            card = (
+                CarteVitaleRead(card_nir=carte_vitale, beneficiary_birth_date=patient.traits.birth_date,
+                                beneficiary_first_name=patient.traits.first_name)
+                if carte_vitale else None
+            )
+            result = service.retrieve_ins(uow=uow, actor=actor, insi=platform.insi, patient_id=patient.id, carte_vitale=card)
+            messages.append(f"INSi : {result.outcome.value} — {result.outcome.label_fr}")
+            if result.differences:
+                messages.append("traits mis à jour depuis l'INSi : " + ", ".join(result.differences))
+            if result.outcome is not InsiOutcome.FOUND:
+                uow.commit()  # the INSi call itself is traced
+                for m in messages:
+                    typer.echo(m, err=True)
+                raise typer.Exit(1)
+            patient = result.patient
+        if doc_type:
+            patient = service.record_document_check(uow=uow, actor=actor, patient_id=patient.id, document_type=doc_type, note=note)
+        if exception:
+            patient = service.attest_exception(uow=uow, actor=actor, patient_id=patient.id, note=note)
+        uow.commit()
+    if as_json:
+        _echo_json(_identity_json(patient))
+        return
+    for m in messages:
+        typer.echo(m)
+    _print_identity(patient)
+
+
+@patient_app.command("merge")
+def patient_merge(
+    survivor: Annotated[str, typer.Argument(help="Dossier conservé")],
+    absorbed: Annotated[str, typer.Argument(help="Doublon à fusionner dans le dossier conservé")],
+    note: Annotated[str | None, typer.Option(help="Commentaire tracé")] = None,
+    actor_kind: ActorKindArg = None,
+    actor_id: ActorIdArg = None,
+    profession: ProfessionArg = None,
+) -> None:
+    """Fusionner deux dossiers d'un même patient ; les deux historiques sont conservés."""
+    from carnet.identity import service
+
+    actor = _actor(actor_kind, actor_id, profession)
+    with _platform() as platform, _errors(), platform.uow() as uow:
+        patient = service.merge(uow=uow, actor=actor, survivor_id=survivor, absorbed_id=absorbed, note=note)
+        uow.commit()
+    _print_identity(patient)
+
+
+# --- bench ---------------------------------------------------------------------------------------------------
+
+
+@bench_app.command("identity")
+def bench_identity(
+    patients: Annotated[int, typer.Option(help="Taille de l'index de patients")] = 1_000_000,
+    lookups: Annotated[int, typer.Option(help="Nombre de recherches par INS mesurées")] = 20_000,
+    validations: Annotated[int, typer.Option(help="Nombre de matricules validés")] = 1_000_000,
+    postgres_url: Annotated[
+        str | None, typer.Option("--postgres-url", help="PostgreSQL à mesurer (sinon un cluster jetable)")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql ou both")] = "both",
+) -> None:
+    """Validations de matricules par seconde ; latence p50/p95 des recherches par INS."""
+    from carnet.bench import identity as bench
+
+    with _errors():
+        bench.run(
+            patients=patients, lookups=lookups, validations=validations, backend=backend,
+            postgres_url=postgres_url, echo=typer.echo,
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``carnet`` script."""
+    try:
+        app(args=argv, prog_name="carnet")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+

@@ -1,0 +1,68 @@
+"""Synthetic demo population: the sandbox INSi identities, brought to realistic statuses."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from carnet.bootstrap import Platform
+from carnet.identity import service as identities
+from carnet.identity.insi import SandboxInsi
+from carnet.identity.status import ActorKind, IdDocumentType, QualificationActor
+from carnet.identity.traits import Traits
+from carnet.storage.uow import UnitOfWork
+
+# Demo actors. RPPS-like ids under the "8" prefix used for fictitious professionals in test directories.
+DEMO_DOCTOR = QualificationActor(kind=ActorKind.PROFESSIONAL, profession_code="10", id="899700000001")
+DEMO_SECRETARY = QualificationActor(kind=ActorKind.SECRETARIAT, profession_code=None, id="CPE-899700000101")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoReport:
+    created: int
+    skipped: int
+    qualified: int
+    collisions: int
+
+
+def _present(uow: UnitOfWork, traits: Traits) -> bool:
+    return any(
+        (r.birth_name, r.first_name, r.birth_place) == (traits.birth_name, traits.first_name, traits.birth_place)
+        for r in uow.patients.active_by_birth_date(traits.birth_date)
+    )
+
+
+def load_demo(platform: Platform) -> DemoReport:
+    """Load the demo population once (identities already present are skipped); one transaction."""
+    sandbox = platform.insi if isinstance(platform.insi, SandboxInsi) else SandboxInsi.from_package()
+    created = skipped = qualified = collisions = 0
+    with platform.uow() as uow:
+        for index, (ins, traits) in enumerate(sandbox.people):
+            if uow.patients.by_ins(ins.value) is not None or _present(uow, traits):
+                skipped += 1
+                continue
+            # Local traits as typed at the front desk; a few use names, to show used vs birth names.
+            local = traits
+            if index % 7 == 3 and traits.sex == "F":
+                local = dataclasses.replace(traits, used_name="LEGRAND")
+            reg = identities.register(uow=uow, actor=DEMO_SECRETARY, traits=local)
+            created += 1
+            if index % 10 == 9:
+                continue  # left provisional: INSi not called yet
+            identities.retrieve_ins(uow=uow, actor=DEMO_SECRETARY, insi=sandbox, patient_id=reg.patient.id)
+            if index % 10 == 8:
+                continue  # recovered from INSi, identity document not seen yet
+            identities.record_document_check(
+                uow=uow, actor=DEMO_SECRETARY, patient_id=reg.patient.id, document_type=IdDocumentType.CN
+            )
+            qualified += 1
+        if created:
+            # A front-desk typo next to a qualified identity: the index warns about a possible collision.
+            first_ins, first_traits = sandbox.people[0]
+            typo = dataclasses.replace(first_traits, birth_name=first_traits.birth_name.replace("TROIS", "TROI"))
+            if not _present(uow, typo):
+                reg = identities.register(uow=uow, actor=DEMO_SECRETARY, traits=typo)
+                created += 1
+                collisions = len(reg.collisions)
+        uow.commit()
+    return DemoReport(created=created, skipped=skipped, qualified=qualified, collisions=collisions)

@@ -1,0 +1,105 @@
+"""The domain error hierarchy. Every error has a stable ``code`` documented in docs/errors.md.
+
+    CarnetError
+    ├── ValidationError            input that breaks a rule (bad matricule, bad trait, bad setting)
+    │   ├── InvalidMatricule
+    │   └── InvalidTrait
+    ├── NotFound
+    ├── Conflict                   the request contradicts stored state
+    ├── Forbidden                  the actor may not do this
+    │   └── QualificationNotAllowed
+    ├── InvalidTransition          an identity status change that the rules do not allow
+    └── StorageError               the database or blob store cannot be used
+        └── DatabaseUnavailable
+
+The API layer translates these to HTTP statuses and FHIR OperationOutcome in one handler; the CLI prints
+``message`` and exits non-zero. Nothing below the API layer raises HTTP exceptions.
+"""
+
+from __future__ import annotations
+
+
+class CarnetError(Exception):
+    """Base of every error this platform raises on purpose."""
+
+    code = "carnet_error"
+    http_status = 500
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(CarnetError):
+    code = "validation_error"
+    http_status = 422
+
+
+class InvalidMatricule(ValidationError):
+    """A NIR/NIA matricule that breaks the format; ``part`` names the offending part."""
+
+    code = "invalid_matricule"
+
+    def __init__(self, message: str, *, part: str, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.part = part
+
+
+class InvalidTrait(ValidationError):
+    """An identity trait that breaks the identity-vigilance rules; ``field`` names the trait."""
+
+    code = "invalid_trait"
+
+
+class NotFound(CarnetError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(CarnetError):
+    code = "conflict"
+    http_status = 409
+
+
+class Forbidden(CarnetError):
+    code = "forbidden"
+    http_status = 403
+
+
+class QualificationNotAllowed(Forbidden):
+    """The actor may not change the identity status this way (e.g. secretariat using the exception procedure)."""
+
+    code = "qualification_not_allowed"
+
+
+class InvalidTransition(CarnetError):
+    code = "invalid_transition"
+    http_status = 409
+
+
+class StorageError(CarnetError):
+    code = "storage_error"
+    http_status = 503
+
+
+class DatabaseUnavailable(StorageError):
+    code = "database_unavailable"
+
+
+ALL_ERRORS: tuple[type[CarnetError], ...] = (
+    CarnetError,
+    ValidationError,
+    InvalidMatricule,
+    InvalidTrait,
+    NotFound,
+    Conflict,
+    Forbidden,
+    QualificationNotAllowed,
+    InvalidTransition,
+    StorageError,
+    DatabaseUnavailable,
+)

@@ -1,0 +1,7 @@
+"""Every table of the platform, imported so that Alembic and ``create_all`` see one metadata."""
+
+from carnet.audit import store as _audit_store  # noqa: F401
+from carnet.identity import store as _identity_store  # noqa: F401
+from carnet.storage.orm import Base
+
+metadata = Base.metadata
