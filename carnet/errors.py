@@ -9,8 +9,11 @@
     ├── Forbidden                  the actor may not do this
     │   └── QualificationNotAllowed
     ├── InvalidTransition          an identity status change that the rules do not allow
-    └── StorageError               the database or blob store cannot be used
-        └── DatabaseUnavailable
+    ├── StorageError               the database or blob store cannot be used
+    │   ├── DatabaseUnavailable
+    │   └── PostgresNotInstalled   (tests and benchmarks: no PostgreSQL server to start)
+    └── ServiceUnavailable         an external service (INSi) cannot be reached
+        └── InsiUnavailable
 
 The API layer translates these to HTTP statuses and FHIR OperationOutcome in one handler; the CLI prints
 ``message`` and exits non-zero. Nothing below the API layer raises HTTP exceptions.
@@ -90,6 +93,19 @@ class DatabaseUnavailable(StorageError):
     code = "database_unavailable"
 
 
+class PostgresNotInstalled(StorageError):
+    code = "postgres_not_installed"
+
+
+class ServiceUnavailable(CarnetError):
+    code = "service_unavailable"
+    http_status = 503
+
+
+class InsiUnavailable(ServiceUnavailable):
+    code = "insi_unavailable"
+
+
 ALL_ERRORS: tuple[type[CarnetError], ...] = (
     CarnetError,
     ValidationError,
@@ -102,4 +118,7 @@ ALL_ERRORS: tuple[type[CarnetError], ...] = (
     InvalidTransition,
     StorageError,
     DatabaseUnavailable,
+    PostgresNotInstalled,
+    ServiceUnavailable,
+    InsiUnavailable,
 )

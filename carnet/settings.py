@@ -17,6 +17,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SECRET_KEY = "carnet-development-secret-key-do-not-use-in-production"
 
 
+def _mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "**********"
+
+
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
@@ -68,6 +78,13 @@ class Settings(BaseSettings):
                 raise ValueError("refused in production: " + "; ".join(problems))
         return self
 
+    def __repr_args__(self) -> Any:
+        # A database URL may carry a password: never let it reach a log line through repr().
+        for name, value in super().__repr_args__():
+            if name == "database_url" and value:
+                value = _mask_url(value)
+            yield name, value
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -80,8 +97,6 @@ class Settings(BaseSettings):
 
     def public_view(self) -> dict[str, Any]:
         """The effective settings with secrets masked (also inside database URLs)."""
-        from sqlalchemy.engine import make_url
-
         out: dict[str, Any] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
@@ -92,6 +107,6 @@ class Settings(BaseSettings):
             elif isinstance(value, StrEnum):
                 value = value.value
             out[name] = value
-        out["database_url"] = make_url(self.effective_database_url).render_as_string(hide_password=True)
+        out["database_url"] = _mask_url(self.effective_database_url)
         out["blob_dir"] = str(self.effective_blob_dir)
         return out

@@ -15,7 +15,7 @@ from enum import StrEnum
 from importlib import resources
 from typing import Protocol
 
-from carnet.errors import CarnetError
+from carnet.errors import InsiUnavailable
 from carnet.identity.matricule import Ins
 from carnet.identity.traits import Traits, make_traits, normalise_name
 
@@ -70,11 +70,6 @@ class InsiClient(Protocol):
     def search_by_traits(self, query: TraitsQuery) -> InsiResult:
         """Retrieve the INS of a person by identity traits."""
         ...
-
-
-class InsiUnavailable(CarnetError):
-    code = "insi_unavailable"
-    http_status = 503
 
 
 @dataclass(frozen=True, slots=True)

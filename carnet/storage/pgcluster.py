@@ -11,11 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from carnet.errors import StorageError
-
-
-class PostgresNotInstalled(StorageError):
-    code = "postgres_not_installed"
+from carnet.errors import PostgresNotInstalled, StorageError
 
 
 def _find_bin(name: str) -> str:
