@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -14,6 +15,24 @@ from carnet.bootstrap import Platform, bootstrap
 from carnet.errors import CarnetError
 from carnet.settings import Settings
 from carnet.storage.migrate import current_revision, head_revision
+
+
+# FHIR R4 IssueType for each HTTP status our errors map to; Carnet's own code goes in issue.details.
+_ISSUE_TYPE = {400: "invalid", 403: "forbidden", 404: "not-found", 409: "conflict", 422: "invalid", 503: "transient"}
+ERROR_CODE_SYSTEM = "https://carnet.example.org/fhir/CodeSystem/carnet-error"
+
+
+def operation_outcome(exc: CarnetError) -> dict[str, Any]:
+    """The FHIR R4 OperationOutcome for a domain error."""
+    issue: dict[str, Any] = {
+        "severity": "error",
+        "code": _ISSUE_TYPE.get(exc.http_status, "exception"),
+        "details": {"coding": [{"system": ERROR_CODE_SYSTEM, "code": exc.code}], "text": exc.message},
+        "diagnostics": exc.message,
+    }
+    if exc.field:
+        issue["expression"] = [exc.field]
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
 def create_app(settings: Settings, *, platform: Platform | None = None) -> FastAPI:
@@ -33,14 +52,7 @@ def create_app(settings: Settings, *, platform: Platform | None = None) -> FastA
 
     @app.exception_handler(CarnetError)
     async def _carnet_error(_: Request, exc: CarnetError) -> JSONResponse:
-        issue = {"severity": "error", "code": exc.code, "diagnostics": exc.message}
-        if exc.field:
-            issue["expression"] = [exc.field]
-        return JSONResponse(
-            {"resourceType": "OperationOutcome", "issue": [issue]},
-            status_code=exc.http_status,
-            media_type="application/fhir+json",
-        )
+        return JSONResponse(operation_outcome(exc), status_code=exc.http_status, media_type="application/fhir+json")
 
     @app.get("/health", tags=["ops"])
     def health(request: Request) -> JSONResponse:

@@ -255,8 +255,8 @@ def retrieve_ins(
     blocking = {"sex", "birth_date"} & set(differences)
     if blocking:
         raise Conflict(
-            "l'identité renvoyée par l'INSi ne correspond pas à celle du patient "
-            f"({', '.join(trait_label(f) for f in sorted(blocking))} différents) : "
+            "l'identité renvoyée par l'INSi ne correspond pas à celle du patient : "
+            f"{' et '.join(trait_label(f) for f in sorted(blocking))} ne concordent pas ; "
             "vérifier l'identité avant de recommencer",
             field="traits",
         )
@@ -268,10 +268,7 @@ def retrieve_ins(
         )
     if row.ins_matricule and row.ins_matricule != result.ins.value:
         raise Conflict("l'INSi renvoie un autre matricule INS que celui du dossier : vérifier l'identité", field="ins")
-    step = transition(
-        current=local.status, evidence=Evidence.INSI_MATCH, actor=actor, at=uow.clock.now(), note=how
-    )
-    before = row.status
+    before = _move(uow, row, evidence=Evidence.INSI_MATCH, actor=actor, note=how)
     row.ins_matricule = result.ins.value
     row.ins_oid = result.ins.oid.value
     _apply_traits(
@@ -280,8 +277,6 @@ def retrieve_ins(
             reference, used_name=local.traits.used_name, used_first_name=local.traits.used_first_name
         ),
     )
-    row.status = step.to_status.value
-    row.updated_at = step.at
     _event(
         uow,
         row,
@@ -289,7 +284,6 @@ def retrieve_ins(
         actor=actor,
         from_status=before,
         evidence=Evidence.INSI_MATCH,
-        at=step.at,
         detail={"mode": how, "perfect_match": not differences, "differences": list(differences)},
     )
     audit.record(uow=uow, actor=actor, action="identity.attach_ins", patient_id=row.id)
@@ -327,6 +321,35 @@ def attest_exception(
     )
 
 
+def _move(
+    uow: UnitOfWork,
+    row: PatientRow,
+    *,
+    evidence: Evidence,
+    actor: QualificationActor,
+    document_type: IdDocumentType | None = None,
+    perfect_insi_match: bool = False,
+    note: str | None = None,
+) -> str:
+    """Apply one status transition to ``row`` (the rules decide); return the status it had before."""
+    current = _to_domain(row)
+    now = uow.clock.now()
+    step = transition(
+        current=current.status,
+        evidence=evidence,
+        actor=actor,
+        at=now,
+        document_type=document_type,
+        is_minor=current.is_minor(now.date()),
+        perfect_insi_match=perfect_insi_match,
+        note=note,
+    )
+    before = row.status
+    row.status = step.to_status.value
+    row.updated_at = step.at
+    return before
+
+
 def _apply_evidence(
     *,
     uow: UnitOfWork,
@@ -338,25 +361,15 @@ def _apply_evidence(
     note: str | None = None,
 ) -> PatientIdentity:
     row = _row_or_raise(uow, patient_id)
-    current = _to_domain(row)
-    step = transition(
-        current=current.status,
-        evidence=evidence,
-        actor=actor,
-        at=uow.clock.now(),
-        document_type=document_type,
-        is_minor=current.is_minor(uow.clock.now().date()),
-        perfect_insi_match=perfect_insi_match,
-        note=note,
+    before = _move(
+        uow, row, evidence=evidence, actor=actor, document_type=document_type,
+        perfect_insi_match=perfect_insi_match, note=note,
     )
-    before = row.status
-    row.status = step.to_status.value
-    row.updated_at = step.at
     _event(
         uow, row, kind="status", actor=actor, from_status=before, evidence=evidence,
-        document_type=document_type, note=note, at=step.at,
+        document_type=document_type, note=note,
     )
-    audit.record(uow=uow, actor=actor, action=f"identity.{evidence.value.lower()}", patient_id=row.id)
+    audit.record(uow=uow, actor=actor, action=f"identity.{evidence.value}", patient_id=row.id)
     uow.flush()
     return _to_domain(row)
 
@@ -379,22 +392,13 @@ def change_traits(
     current = _to_domain(row)
     changed = changed_ins_traits(current.traits, traits)
     before = row.status
-    detail = {
+    detail: dict[str, Any] = {
         "changed": sorted(changed),
         "before": {f: str(getattr(current.traits, f)) for f in changed},
     }
     if changed:
         evidence = Evidence.TRAIT_CHANGE_WITH_DOCUMENT if document_type else Evidence.TRAIT_CHANGE
-        step = transition(
-            current=current.status,
-            evidence=evidence,
-            actor=actor,
-            at=uow.clock.now(),
-            document_type=document_type,
-            is_minor=current.is_minor(uow.clock.now().date()),
-            note=note,
-        )
-        row.status = step.to_status.value
+        _move(uow, row, evidence=evidence, actor=actor, document_type=document_type, note=note)
         if row.ins_matricule:
             detail["detached_ins"] = row.ins_matricule
         row.ins_matricule = None
