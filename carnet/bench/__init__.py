@@ -1,0 +1,1 @@
+"""Measurements run by ``carnet bench …`` (imported lazily by the CLI, never at start-up)."""
