@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install postgres bench clean
+.PHONY: run test install postgres check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,15 @@ install: $(STAMP)
 run: install
 	$(BIN)/carnet serve
 
-## Run the whole test suite on SQLite and on a throwaway PostgreSQL cluster (installed if missing)
-test: install postgres
+## Run the whole test suite: static checks, then every test on SQLite and on a throwaway PostgreSQL cluster
+test: install postgres check
 	CARNET_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
+
+## Static checks: lint, formatting, strict typing
+check: install
+	$(BIN)/ruff check carnet tests scripts
+	$(BIN)/ruff format --check carnet tests scripts
+	$(BIN)/mypy
 
 postgres:
 	bash scripts/ensure-postgres.sh

@@ -361,7 +361,9 @@ def patient_show(
     for e in events:
         change = f"{e.from_status or '∅'} → {e.to_status}" if e.kind in ("status", "traits", "created") else ""
         how = " ".join(x for x in (e.evidence, e.document_type) if x)
-        typer.echo(f"  {e.at.isoformat(timespec='seconds')}  {e.kind:11} {change:13} {how:28} par {e.actor_kind}:{e.actor_id}")
+        typer.echo(
+            f"  {e.at.isoformat(timespec='seconds')}  {e.kind:11} {change:13} {how:28} par {e.actor_kind}:{e.actor_id}"
+        )
     for c in alerts:
         typer.echo(f"  ATTENTION collision possible avec {c.patient_id} : {', '.join(c.reasons)}")
 
@@ -406,11 +408,17 @@ def patient_qualify(
         patient = service.get_or_raise(uow=uow, actor=actor, patient_id=patient_id)
         if insi or carte_vitale:
             card = (
-                CarteVitaleRead(card_nir=carte_vitale, beneficiary_birth_date=patient.traits.birth_date,
-                                beneficiary_first_name=patient.traits.first_name)
-                if carte_vitale else None
+                CarteVitaleRead(
+                    card_nir=carte_vitale,
+                    beneficiary_birth_date=patient.traits.birth_date,
+                    beneficiary_first_name=patient.traits.first_name,
+                )
+                if carte_vitale
+                else None
             )
-            result = service.retrieve_ins(uow=uow, actor=actor, insi=platform.insi, patient_id=patient.id, carte_vitale=card)
+            result = service.retrieve_ins(
+                uow=uow, actor=actor, insi=platform.insi, patient_id=patient.id, carte_vitale=card
+            )
             messages.append(f"INSi : {result.outcome.value} — {result.outcome.label_fr}")
             if result.differences:
                 messages.append("traits mis à jour depuis l'INSi : " + ", ".join(result.differences))
@@ -421,7 +429,9 @@ def patient_qualify(
                 raise typer.Exit(1)
             patient = result.patient
         if doc_type:
-            patient = service.record_document_check(uow=uow, actor=actor, patient_id=patient.id, document_type=doc_type, note=note)
+            patient = service.record_document_check(
+                uow=uow, actor=actor, patient_id=patient.id, document_type=doc_type, note=note
+            )
         if exception:
             patient = service.attest_exception(uow=uow, actor=actor, patient_id=patient.id, note=note)
         uow.commit()
@@ -466,12 +476,16 @@ def bench_identity(
     backend: Annotated[str, typer.Option(help="sqlite, postgresql ou both")] = "both",
 ) -> None:
     """Validations de matricules par seconde ; latence p50/p95 des recherches par INS."""
-    from carnet.bench import identity as bench
+    import carnet.bench.identity as bench
 
     with _errors():
         bench.run(
-            patients=patients, lookups=lookups, validations=validations, backend=backend,
-            postgres_url=postgres_url, echo=typer.echo,
+            patients=patients,
+            lookups=lookups,
+            validations=validations,
+            backend=backend,
+            postgres_url=postgres_url,
+            echo=typer.echo,
         )
 
 
@@ -481,5 +495,3 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="carnet")
     except KeyboardInterrupt:
         sys.exit(130)
-
-

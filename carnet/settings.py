@@ -42,9 +42,7 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.DEVELOPMENT
     data_dir: Path = Field(default=Path("data"), description="Folder for the SQLite database and the blobs")
-    database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
-    )
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite file in data_dir")
     blob_dir: Path | None = Field(default=None, description="Content-addressed blob store; default: data_dir/blobs")
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     host: str = "127.0.0.1"

@@ -19,17 +19,76 @@ def key(first13: str) -> str:
 
 FIXED = [
     # CI-SIS example identities (shared/reference/cda-examples)
-    ("279035121518989", "PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "F", "1979-03-28", "51215", "279035121518989", "ci-sis-example"),
+    (
+        "279035121518989",
+        "PAT-TROIS",
+        "DOMINIQUE MARIE-LOUISE",
+        "F",
+        "1979-03-28",
+        "51215",
+        "279035121518989",
+        "ci-sis-example",
+    ),
     ("277076322082910", "NESSI", "RUTH ISABELLE", "F", "1977-07-14", "63220", "277076322082910", "ci-sis-example"),
 ]
 
 PLACES = ["75056", "69123", "13055", "31555", "33063", "44109", "59350", "67482", "2A004", "2B033", "97411", "35238"]
 COUNTRIES = ["99100", "99109", "99127", "99134", "99350", "99351"]
-WOMEN = ["MARIE", "CAMILLE", "LEA", "CHLOE", "MANON", "INES", "JEANNE", "ANNE-SOPHIE", "ZOE", "LOUISE", "AMINA", "ELODIE"]
-MEN = ["JEAN", "LUCAS", "HUGO", "THOMAS", "NICOLAS", "JEAN-PIERRE", "KARIM", "PAUL", "ARTHUR", "YANN", "MATHIS", "LOUIS"]
-NAMES = ["MARTIN", "BERNARD", "DUBOIS", "THOMAS", "ROBERT", "RICHARD", "PETIT", "DURAND", "LEROY", "MOREAU",
-         "SIMON", "LAURENT", "LEFEBVRE", "MICHEL", "GARCIA", "DAVID", "BERTRAND", "ROUX", "VINCENT", "FOURNIER",
-         "N'DIAYE", "LE GALL", "DUPONT--DURAND", "OLIVIER", "CHEVALIER"]
+WOMEN = [
+    "MARIE",
+    "CAMILLE",
+    "LEA",
+    "CHLOE",
+    "MANON",
+    "INES",
+    "JEANNE",
+    "ANNE-SOPHIE",
+    "ZOE",
+    "LOUISE",
+    "AMINA",
+    "ELODIE",
+]
+MEN = [
+    "JEAN",
+    "LUCAS",
+    "HUGO",
+    "THOMAS",
+    "NICOLAS",
+    "JEAN-PIERRE",
+    "KARIM",
+    "PAUL",
+    "ARTHUR",
+    "YANN",
+    "MATHIS",
+    "LOUIS",
+]
+NAMES = [
+    "MARTIN",
+    "BERNARD",
+    "DUBOIS",
+    "THOMAS",
+    "ROBERT",
+    "RICHARD",
+    "PETIT",
+    "DURAND",
+    "LEROY",
+    "MOREAU",
+    "SIMON",
+    "LAURENT",
+    "LEFEBVRE",
+    "MICHEL",
+    "GARCIA",
+    "DAVID",
+    "BERTRAND",
+    "ROUX",
+    "VINCENT",
+    "FOURNIER",
+    "N'DIAYE",
+    "LE GALL",
+    "DUPONT--DURAND",
+    "OLIVIER",
+    "CHEVALIER",
+]
 
 
 def nir(sex: str, birth: str, place: str, order: int) -> str:
@@ -42,7 +101,7 @@ def main() -> None:
     rng = random.Random(20261122)
     rows = list(FIXED)
     used = {r[0] for r in rows}
-    for i in range(60):
+    for _ in range(60):
         sex = rng.choice("MF")
         first_names = " ".join(rng.sample(MEN if sex == "M" else WOMEN, rng.choice([1, 2, 2, 3])))
         birth = f"{rng.randint(1932, 2024)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
@@ -66,8 +125,19 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["matricule", "oid", "birth_name", "birth_first_names", "sex", "birth_date",
-                         "birth_place", "carte_vitale_nir", "origin"])
+        writer.writerow(
+            [
+                "matricule",
+                "oid",
+                "birth_name",
+                "birth_first_names",
+                "sex",
+                "birth_date",
+                "birth_place",
+                "carte_vitale_nir",
+                "origin",
+            ]
+        )
         for value, name, firsts, sex, birth, place, card, origin in rows:
             writer.writerow([value, TEST_OID, name, firsts, sex, birth, place, card, origin])
     print(f"{len(rows)} identities written to {OUT}")

@@ -16,7 +16,6 @@ from carnet.errors import CarnetError
 from carnet.settings import Settings
 from carnet.storage.migrate import current_revision, head_revision
 
-
 # FHIR R4 IssueType for each HTTP status our errors map to; Carnet's own code goes in issue.details.
 _ISSUE_TYPE = {400: "invalid", 403: "forbidden", 404: "not-found", 409: "conflict", 422: "invalid", 503: "transient"}
 ERROR_CODE_SYSTEM = "https://carnet.example.org/fhir/CodeSystem/carnet-error"

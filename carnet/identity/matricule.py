@@ -139,11 +139,7 @@ def parse_matricule(text: str) -> Matricule:
     if len(s) != 15:
         raise _fail("length", f"Le matricule INS doit comporter 15 caractères : {len(s)} reçu(s)")
     if _CHARACTERS_RE.fullmatch(s) is None:
-        bad = next(
-            (i, c)
-            for i, c in enumerate(s)
-            if not ("0" <= c <= "9" or (i == 6 and c in "AB" and s[5] == "2"))
-        )
+        bad = next((i, c) for i, c in enumerate(s) if not ("0" <= c <= "9" or (i == 6 and c in "AB" and s[5] == "2")))
         raise _fail(
             "characters",
             f"Caractère non autorisé « {bad[1]} » en position {bad[0] + 1} du matricule INS : "

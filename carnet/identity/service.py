@@ -273,9 +273,7 @@ def retrieve_ins(
     row.ins_oid = result.ins.oid.value
     _apply_traits(
         row,
-        dataclasses.replace(
-            reference, used_name=local.traits.used_name, used_first_name=local.traits.used_first_name
-        ),
+        dataclasses.replace(reference, used_name=local.traits.used_name, used_first_name=local.traits.used_first_name),
     )
     _event(
         uow,
@@ -299,11 +297,21 @@ def _last_insi_was_perfect(uow: UnitOfWork, patient_id: str) -> bool:
 
 
 def record_document_check(
-    *, uow: UnitOfWork, actor: QualificationActor, patient_id: str, document_type: IdDocumentType, note: str | None = None
+    *,
+    uow: UnitOfWork,
+    actor: QualificationActor,
+    patient_id: str,
+    document_type: IdDocumentType,
+    note: str | None = None,
 ) -> PatientIdentity:
     """A high-trust identity document was checked: PROV→VALI, RECUP→QUAL."""
     return _apply_evidence(
-        uow=uow, actor=actor, patient_id=patient_id, evidence=Evidence.ID_DOCUMENT, document_type=document_type, note=note
+        uow=uow,
+        actor=actor,
+        patient_id=patient_id,
+        evidence=Evidence.ID_DOCUMENT,
+        document_type=document_type,
+        note=note,
     )
 
 
@@ -362,12 +370,23 @@ def _apply_evidence(
 ) -> PatientIdentity:
     row = _row_or_raise(uow, patient_id)
     before = _move(
-        uow, row, evidence=evidence, actor=actor, document_type=document_type,
-        perfect_insi_match=perfect_insi_match, note=note,
+        uow,
+        row,
+        evidence=evidence,
+        actor=actor,
+        document_type=document_type,
+        perfect_insi_match=perfect_insi_match,
+        note=note,
     )
     _event(
-        uow, row, kind="status", actor=actor, from_status=before, evidence=evidence,
-        document_type=document_type, note=note,
+        uow,
+        row,
+        kind="status",
+        actor=actor,
+        from_status=before,
+        evidence=evidence,
+        document_type=document_type,
+        note=note,
     )
     audit.record(uow=uow, actor=actor, action=f"identity.{evidence.value}", patient_id=row.id)
     uow.flush()
@@ -408,10 +427,19 @@ def change_traits(
     _apply_traits(row, traits)
     row.updated_at = uow.clock.now()
     _event(
-        uow, row, kind="traits", actor=actor, from_status=before, evidence=evidence,
-        document_type=document_type, note=note, detail=detail,
+        uow,
+        row,
+        kind="traits",
+        actor=actor,
+        from_status=before,
+        evidence=evidence,
+        document_type=document_type,
+        note=note,
+        detail=detail,
     )
-    audit.record(uow=uow, actor=actor, action="identity.change_traits", patient_id=row.id, detail={"changed": sorted(changed)})
+    audit.record(
+        uow=uow, actor=actor, action="identity.change_traits", patient_id=row.id, detail={"changed": sorted(changed)}
+    )
     uow.flush()
     return _to_domain(row)
 
@@ -430,7 +458,9 @@ def merge(
     absorbed = _row_or_raise(uow, absorbed_id)
     if absorbed.ins_matricule and survivor.ins_matricule != absorbed.ins_matricule:
         if survivor.ins_matricule:
-            raise Conflict("les deux dossiers portent des matricules INS différents : ce sont deux personnes", field="ins")
+            raise Conflict(
+                "les deux dossiers portent des matricules INS différents : ce sont deux personnes", field="ins"
+            )
         raise Conflict(
             "le dossier à absorber porte un INS et pas le dossier conservé : conserver celui qui porte l'INS",
             field="survivor_id",
@@ -441,8 +471,12 @@ def merge(
     survivor.updated_at = now
     _event(uow, survivor, kind="merge", actor=actor, note=note, detail={"absorbed": absorbed.id})
     _event(uow, absorbed, kind="merged_into", actor=actor, note=note, detail={"survivor": survivor.id})
-    audit.record(uow=uow, actor=actor, action="identity.merge", patient_id=survivor.id, detail={"absorbed": absorbed.id})
-    audit.record(uow=uow, actor=actor, action="identity.merged_into", patient_id=absorbed.id, detail={"survivor": survivor.id})
+    audit.record(
+        uow=uow, actor=actor, action="identity.merge", patient_id=survivor.id, detail={"absorbed": absorbed.id}
+    )
+    audit.record(
+        uow=uow, actor=actor, action="identity.merged_into", patient_id=absorbed.id, detail={"survivor": survivor.id}
+    )
     uow.flush()
     return _to_domain(survivor)
 
@@ -469,9 +503,17 @@ def history(*, uow: UnitOfWork, actor: QualificationActor, patient_id: str) -> l
     audit.record(uow=uow, actor=actor, action="identity.history", patient_id=row.id)
     return [
         HistoryEntry(
-            patient_id=e.patient_id, at=e.at, kind=e.kind, from_status=e.from_status, to_status=e.to_status,
-            evidence=e.evidence, document_type=e.document_type, actor_kind=e.actor_kind, actor_id=e.actor_id,
-            note=e.note, detail=e.detail,
+            patient_id=e.patient_id,
+            at=e.at,
+            kind=e.kind,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            evidence=e.evidence,
+            document_type=e.document_type,
+            actor_kind=e.actor_kind,
+            actor_id=e.actor_id,
+            note=e.note,
+            detail=e.detail,
         )
         for e in uow.patients.events(ids)
     ]

@@ -119,7 +119,9 @@ def normalise_birth_date(value: date | str, *, today: date) -> date:
     if isinstance(value, str):
         text = value.strip()
         if _ISO_DATE_RE.fullmatch(text) is None:
-            raise InvalidTrait(f"Date de naissance « {value} » invalide : format AAAA-MM-JJ attendu", field="birth_date")
+            raise InvalidTrait(
+                f"Date de naissance « {value} » invalide : format AAAA-MM-JJ attendu", field="birth_date"
+            )
         try:
             value = date.fromisoformat(text)
         except ValueError:
@@ -207,4 +209,3 @@ def make_traits(
 def changed_ins_traits(old: Traits, new: Traits) -> frozenset[str]:
     """The names of the INS traits whose value differs between ``old`` and ``new``."""
     return frozenset(name for name in INS_TRAIT_FIELDS if getattr(old, name) != getattr(new, name))
-

@@ -62,8 +62,19 @@ class TemporaryPostgres:
 
     def start(self) -> TemporaryPostgres:
         initdb, pg_ctl = _find_bin("initdb"), _find_bin("pg_ctl")
-        self._run(initdb, "-D", str(self.datadir), "-U", self.user, "-A", "trust", "-E", "UTF8",
-                  "--locale=C.UTF-8", "--no-sync")
+        self._run(
+            initdb,
+            "-D",
+            str(self.datadir),
+            "-U",
+            self.user,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
         # Throwaway cluster: durability is traded for speed (fsync off); production clusters keep it on.
         options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -F -c max_connections=200"
         self._run(pg_ctl, "-D", str(self.datadir), "-o", options, "-l", str(self.root / "log"), "-w", "start")
@@ -76,8 +87,9 @@ class TemporaryPostgres:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with psycopg.connect(f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres",
-                                     autocommit=True) as conn:
+                with psycopg.connect(
+                    f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres", autocommit=True
+                ) as conn:
                     conn.execute(f'CREATE DATABASE "{self.database}"')
                 return
             except psycopg.OperationalError:

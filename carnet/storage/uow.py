@@ -7,9 +7,9 @@ from types import TracebackType
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from carnet.audit.store import AuditRepository
 from carnet.clock import Clock
 from carnet.errors import DatabaseUnavailable
-from carnet.audit.store import AuditRepository
 from carnet.identity.store import PatientRepository
 from carnet.storage.blobs import BlobStore
 

@@ -80,8 +80,12 @@ def test_insi_traits_replace_the_front_desk_spelling_and_the_differences_are_rep
 
 def test_no_match_and_several_matches_leave_the_identity_unchanged_but_traced(platform: Platform) -> None:
     unknown = register(platform, make_person(birth_name="Inconnu"))
-    homonym = register(platform, make_person(birth_name="Martin", birth_first_names="Jean", sex="M",
-                                             birth_date="1985-06-15", birth_place="99999"))
+    homonym = register(
+        platform,
+        make_person(
+            birth_name="Martin", birth_first_names="Jean", sex="M", birth_date="1985-06-15", birth_place="99999"
+        ),
+    )
     with platform.uow() as uow:
         none = service.retrieve_ins(uow=uow, actor=FRONT_DESK, insi=platform.insi, patient_id=unknown)
         several = service.retrieve_ins(uow=uow, actor=FRONT_DESK, insi=platform.insi, patient_id=homonym)
@@ -94,22 +98,31 @@ def test_no_match_and_several_matches_leave_the_identity_unchanged_but_traced(pl
 
 
 def test_carte_vitale_of_a_parent_retrieves_the_childs_own_ins(platform: Platform) -> None:
-    child = register(platform, make_person(birth_name="Durand", birth_first_names="Lucie", sex="F",
-                                           birth_date="2016-05-09", birth_place="75056"))
-    card = CarteVitaleRead(card_nir="282099910961343", beneficiary_birth_date=dt.date(2016, 5, 9),
-                           beneficiary_first_name="Lucie")
+    child = register(
+        platform,
+        make_person(
+            birth_name="Durand", birth_first_names="Lucie", sex="F", birth_date="2016-05-09", birth_place="75056"
+        ),
+    )
+    card = CarteVitaleRead(
+        card_nir="282099910961343", beneficiary_birth_date=dt.date(2016, 5, 9), beneficiary_first_name="Lucie"
+    )
     with platform.uow() as uow:
-        result = service.retrieve_ins(uow=uow, actor=FRONT_DESK, insi=platform.insi, patient_id=child, carte_vitale=card)
+        result = service.retrieve_ins(
+            uow=uow, actor=FRONT_DESK, insi=platform.insi, patient_id=child, carte_vitale=card
+        )
         uow.commit()
     assert result.patient.ins is not None and result.patient.ins.value == "216057505646273"
 
 
 def test_an_insi_match_with_another_birth_date_is_refused_as_another_person(platform: Platform) -> None:
     # Same card, but the front desk typed another child's birth date: INSi answers for someone else.
-    patient_id = register(platform, make_person(birth_name="Durand", birth_first_names="Lucie",
-                                                birth_date="2016-05-08"))
-    card = CarteVitaleRead(card_nir="282099910961343", beneficiary_birth_date=dt.date(2016, 5, 9),
-                           beneficiary_first_name="Lucie")
+    patient_id = register(
+        platform, make_person(birth_name="Durand", birth_first_names="Lucie", birth_date="2016-05-08")
+    )
+    card = CarteVitaleRead(
+        card_nir="282099910961343", beneficiary_birth_date=dt.date(2016, 5, 9), beneficiary_first_name="Lucie"
+    )
     with platform.uow() as uow, pytest.raises(Conflict, match="date de naissance"):
         service.retrieve_ins(uow=uow, actor=FRONT_DESK, insi=platform.insi, patient_id=patient_id, carte_vitale=card)
     assert status_of(platform, patient_id) is IdentityStatus.PROV
@@ -154,7 +167,9 @@ def test_exception_procedure_refusals(platform: Platform, actor, front_desk_firs
 def test_a_patient_cannot_qualify_their_own_identity(platform: Platform) -> None:
     patient_id = register(platform)
     with platform.uow() as uow, pytest.raises(QualificationNotAllowed):
-        service.record_document_check(uow=uow, actor=THE_PATIENT, patient_id=patient_id, document_type=IdDocumentType.CN)
+        service.record_document_check(
+            uow=uow, actor=THE_PATIENT, patient_id=patient_id, document_type=IdDocumentType.CN
+        )
 
 
 def test_changing_a_trait_of_a_qualified_identity_drops_it_and_detaches_the_ins(platform: Platform) -> None:
@@ -166,8 +181,9 @@ def test_changing_a_trait_of_a_qualified_identity_drops_it_and_detaches_the_ins(
         still = service.change_traits(uow=uow, actor=FRONT_DESK, patient_id=patient_id, traits=married)
         assert still.status is IdentityStatus.QUAL, "the used name is not an INS trait"
         corrected = dataclasses.replace(current.traits, birth_place="51454")
-        dropped = service.change_traits(uow=uow, actor=FRONT_DESK, patient_id=patient_id, traits=corrected,
-                                        document_type=IdDocumentType.PA)
+        dropped = service.change_traits(
+            uow=uow, actor=FRONT_DESK, patient_id=patient_id, traits=corrected, document_type=IdDocumentType.PA
+        )
         uow.commit()
     assert dropped.status is IdentityStatus.VALI
     assert dropped.ins is None
@@ -180,8 +196,12 @@ def test_changing_a_trait_without_a_document_makes_the_identity_provisional(plat
     qualify_with_insi_and_id_card(platform, patient_id)
     with platform.uow() as uow:
         current = service.get_or_raise(uow=uow, actor=FRONT_DESK, patient_id=patient_id)
-        changed = service.change_traits(uow=uow, actor=FRONT_DESK, patient_id=patient_id,
-                                        traits=dataclasses.replace(current.traits, birth_date=dt.date(1979, 3, 29)))
+        changed = service.change_traits(
+            uow=uow,
+            actor=FRONT_DESK,
+            patient_id=patient_id,
+            traits=dataclasses.replace(current.traits, birth_date=dt.date(1979, 3, 29)),
+        )
         uow.commit()
     assert changed.status is IdentityStatus.PROV
 
@@ -190,8 +210,9 @@ def test_possible_collisions_are_reported_at_registration(platform: Platform) ->
     original = register(platform)
     with platform.uow() as uow:
         typo = service.register(uow=uow, actor=FRONT_DESK, traits=dominique(birth_name="Pat-Troi"))
-        swapped = service.register(uow=uow, actor=FRONT_DESK, traits=dominique(birth_date="1979-03-28",
-                                                                               birth_name="Patrois"))
+        swapped = service.register(
+            uow=uow, actor=FRONT_DESK, traits=dominique(birth_date="1979-03-28", birth_name="Patrois")
+        )
         stranger = service.register(uow=uow, actor=FRONT_DESK, traits=make_person())
         uow.commit()
     assert [c.patient_id for c in typo.collisions] == [original]

@@ -71,9 +71,19 @@ def test_timestamps_come_back_aware_utc_from_the_injected_clock(platform: Platfo
 
 def test_a_naive_datetime_is_refused_before_reaching_the_database(platform: Platform) -> None:
     with platform.uow() as uow:
-        row = PatientRow(status="PROV", birth_name="X", first_name="Y", birth_first_names="Y", sex="F",
-                         birth_date=dt.date(2000, 1, 1), birth_place="75056", name_key="X", first_name_key="Y",
-                         created_at=dt.datetime(2026, 1, 1), updated_at=dt.datetime(2026, 1, 1))
+        row = PatientRow(
+            status="PROV",
+            birth_name="X",
+            first_name="Y",
+            birth_first_names="Y",
+            sex="F",
+            birth_date=dt.date(2000, 1, 1),
+            birth_place="75056",
+            name_key="X",
+            first_name_key="Y",
+            created_at=dt.datetime(2026, 1, 1),
+            updated_at=dt.datetime(2026, 1, 1),
+        )
         uow.patients.add(row)
         with pytest.raises(Exception, match="naive datetime refused"):
             uow.flush()
@@ -83,8 +93,11 @@ def test_the_audit_trail_refuses_update_and_delete(platform: Platform) -> None:
     with platform.uow() as uow:
         service.register(uow=uow, actor=FRONT_DESK, traits=make_person())
         uow.commit()
-    for statement in ("UPDATE audit_events SET action = 'forged'", "DELETE FROM audit_events",
-                      "UPDATE identity_events SET actor_id = 'someone-else'"):
+    for statement in (
+        "UPDATE audit_events SET action = 'forged'",
+        "DELETE FROM audit_events",
+        "UPDATE identity_events SET actor_id = 'someone-else'",
+    ):
         with pytest.raises(DBAPIError, match="append-only"), platform.engine.begin() as conn:
             conn.execute(text(statement))
     assert count(platform, AuditRow) == 1
@@ -125,8 +138,11 @@ def test_parallel_writers_all_land(platform: Platform) -> None:
         try:
             for i in range(5):
                 with platform.uow() as uow:
-                    service.register(uow=uow, actor=FRONT_DESK, traits=make_person(birth_name=f"Writer {chr(65 + n)}",
-                                                                                    birth_first_names=f"N{chr(65 + i)}"))
+                    service.register(
+                        uow=uow,
+                        actor=FRONT_DESK,
+                        traits=make_person(birth_name=f"Writer {chr(65 + n)}", birth_first_names=f"N{chr(65 + i)}"),
+                    )
                     uow.commit()
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)

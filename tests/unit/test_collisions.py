@@ -22,11 +22,19 @@ def alerts(new: dict[str, Any], existing: dict[str, Any]) -> tuple[str, ...]:
     [
         pytest.param({}, {}, "même nom de naissance", id="same person typed twice"),
         pytest.param({"birth_name": "Lagard"}, {}, "noms proches", id="one letter missing"),
-        pytest.param({"birth_name": "Lagarde"}, {"birth_name": "Lagarde", "used_name": "Martin"},
-                     "même nom de naissance", id="used name does not hide the birth name"),
+        pytest.param(
+            {"birth_name": "Lagarde"},
+            {"birth_name": "Lagarde", "used_name": "Martin"},
+            "même nom de naissance",
+            id="used name does not hide the birth name",
+        ),
         pytest.param({"birth_date": "1990-14-02".replace("14-02", "02-14")}, {}, "même date", id="same date"),
-        pytest.param({"birth_date": "1990-02-04"}, {"birth_date": "1990-04-02"}, "jour et mois de naissance inversés",
-                     id="day and month swapped"),
+        pytest.param(
+            {"birth_date": "1990-02-04"},
+            {"birth_date": "1990-04-02"},
+            "jour et mois de naissance inversés",
+            id="day and month swapped",
+        ),
         pytest.param({"birth_date": "1990-02-15"}, {}, "différant d'un chiffre", id="one digit typo in the date"),
         pytest.param({"birth_first_names": "Helene"}, {}, "même prénom", id="accents do not matter"),
         pytest.param({"sex": "M"}, {}, "sexe différent", id="sex mistyped is still a warning"),

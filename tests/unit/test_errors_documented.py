@@ -17,8 +17,6 @@ def test_every_error_code_has_a_heading_and_every_heading_a_code() -> None:
 
 
 def test_all_errors_lists_every_class_of_the_hierarchy() -> None:
-    defined = {
-        obj for obj in vars(errors_module).values() if isinstance(obj, type) and issubclass(obj, CarnetError)
-    }
+    defined = {obj for obj in vars(errors_module).values() if isinstance(obj, type) and issubclass(obj, CarnetError)}
     assert defined == set(ALL_ERRORS)
     assert len({e.code for e in ALL_ERRORS}) == len(ALL_ERRORS), "codes are unique"

@@ -38,12 +38,21 @@ def test_the_ci_sis_example_patient_is_found_by_traits(insi: SandboxInsi) -> Non
     [
         pytest.param(TraitsQuery("PAT-TROIS", "M", dt.date(1979, 3, 28)), InsiOutcome.NOT_FOUND, id="other sex"),
         pytest.param(TraitsQuery("PAT-TROIS", "F", dt.date(1979, 3, 27)), InsiOutcome.NOT_FOUND, id="other date"),
-        pytest.param(TraitsQuery("PAT-TROIS", "F", dt.date(1979, 3, 28), ("CLAIRE",)), InsiOutcome.NOT_FOUND,
-                     id="first name not among the birth first names"),
-        pytest.param(TraitsQuery("MARTIN", "M", dt.date(1985, 6, 15), ("JEAN",)), InsiOutcome.SEVERAL_FOUND,
-                     id="homonyms without birth place"),
-        pytest.param(TraitsQuery("MARTIN", "M", dt.date(1985, 6, 15), ("JEAN",), "69123"), InsiOutcome.FOUND,
-                     id="homonyms told apart by birth place"),
+        pytest.param(
+            TraitsQuery("PAT-TROIS", "F", dt.date(1979, 3, 28), ("CLAIRE",)),
+            InsiOutcome.NOT_FOUND,
+            id="first name not among the birth first names",
+        ),
+        pytest.param(
+            TraitsQuery("MARTIN", "M", dt.date(1985, 6, 15), ("JEAN",)),
+            InsiOutcome.SEVERAL_FOUND,
+            id="homonyms without birth place",
+        ),
+        pytest.param(
+            TraitsQuery("MARTIN", "M", dt.date(1985, 6, 15), ("JEAN",), "69123"),
+            InsiOutcome.FOUND,
+            id="homonyms told apart by birth place",
+        ),
     ],
 )
 def test_traits_search_outcomes(insi: SandboxInsi, query: TraitsQuery, outcome: InsiOutcome) -> None:

@@ -64,8 +64,12 @@ def test_production_refuses_each_development_default(overrides: dict[str, object
 
 def test_a_complete_production_configuration_is_accepted() -> None:
     settings = Settings(
-        env="production", secret_key="x" * 48, database_url="postgresql://carnet@db/carnet",
-        insi_mode="soap", demo_data=False, _env_file=None,
+        env="production",
+        secret_key="x" * 48,
+        database_url="postgresql://carnet@db/carnet",
+        insi_mode="soap",
+        demo_data=False,
+        _env_file=None,
     )
     assert settings.env.value == "production"
 

@@ -29,7 +29,12 @@ def oracle_key(body: str) -> str:
 
 
 def nir(
-    sex: str = "2", year: str = "79", month: str = "03", place: str = "51215", order: str = "189", key: str | None = None
+    sex: str = "2",
+    year: str = "79",
+    month: str = "03",
+    place: str = "51215",
+    order: str = "189",
+    key: str | None = None,
 ) -> str:
     """A matricule built from its parts; the key is computed unless given."""
     body = sex + year + month + place + order
@@ -161,19 +166,23 @@ REJECTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("part", "text"), [(p, t) for p, _, t in REJECTIONS], ids=[f"{p}: {i}" for p, i, _ in REJECTIONS])
+@pytest.mark.parametrize(
+    ("part", "text"), [(p, t) for p, _, t in REJECTIONS], ids=[f"{p}: {i}" for p, i, _ in REJECTIONS]
+)
 def test_each_rule_rejects_its_part(part: str, text: str) -> None:
     assert rejected_part(text) == part
     assert not is_valid_matricule(text)
 
 
-ACCEPTED_EDGES = [
-    nir(sex=sex) for sex in "123478"
-] + [
-    nir(month=month) for month in ("01", "12", "20", "30", "42", "50", "99")
-] + [
-    nir(place=place) for place in ("01001", "20004", "2A004", "2B999", "95999", "96123", "97101", "97899", "98001", "99999")
-] + [nir(order="001"), nir(order="999")]
+ACCEPTED_EDGES = (
+    [nir(sex=sex) for sex in "123478"]
+    + [nir(month=month) for month in ("01", "12", "20", "30", "42", "50", "99")]
+    + [
+        nir(place=place)
+        for place in ("01001", "20004", "2A004", "2B999", "95999", "96123", "97101", "97899", "98001", "99999")
+    ]
+    + [nir(order="001"), nir(order="999")]
+)
 
 
 @pytest.mark.parametrize("text", ACCEPTED_EDGES)
@@ -194,6 +203,7 @@ def test_messages_say_what_was_expected() -> None:
 
 
 # --- properties ----------------------------------------------------------------------------------------
+
 
 def _numbered(low: int, high: int, width: int) -> st.SearchStrategy[str]:
     return st.integers(low, high).map(lambda n: f"{n:0{width}d}")
@@ -261,6 +271,7 @@ def test_fast_validation_agrees_with_parsing(text: str) -> None:
 
 
 # --- INS -----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("oid", "kind", "label"),

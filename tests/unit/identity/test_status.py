@@ -92,44 +92,151 @@ def test_transitions_outside_the_table_are_refused(start: IdentityStatus, eviden
 
 REFUSALS: list[tuple[str, IdentityStatus, Evidence, dict[str, Any], type[CarnetError], str]] = [
     ("patient cannot use INSi", PROV, INSI, {"actor": PATIENT}, QualificationNotAllowed, "patient"),
-    ("patient cannot check a document", PROV, DOC, {"actor": PATIENT, "document_type": IdDocumentType.PA},
-     QualificationNotAllowed, "patient"),
-    ("patient cannot attest", RECUP, EXCEPTION, {"actor": PATIENT, "perfect_insi_match": True},
-     QualificationNotAllowed, "patient"),
-    ("system cannot check a document", PROV, DOC, {"actor": SYSTEM, "document_type": IdDocumentType.PA},
-     QualificationNotAllowed, "professionnel"),
-    ("system cannot change a trait with a document", QUAL, CHANGE_DOC, {"actor": SYSTEM, "document_type": IdDocumentType.PA},
-     QualificationNotAllowed, "professionnel"),
-    ("system cannot attest", RECUP, EXCEPTION, {"actor": SYSTEM, "perfect_insi_match": True},
-     QualificationNotAllowed, "professionnel"),
-    ("secretariat cannot use the exception", RECUP, EXCEPTION, {"actor": SECRETARIAT, "perfect_insi_match": True},
-     QualificationNotAllowed,
-     "La procédure d'exception est réservée au médecin qui connaît personnellement le patient ; "
-     "le secrétariat ne peut pas l'utiliser"),
-    ("a nurse cannot use the exception", RECUP, EXCEPTION, {"actor": NURSE, "perfect_insi_match": True},
-     QualificationNotAllowed, "réservée au médecin"),
-    ("a professional without profession cannot use the exception", RECUP, EXCEPTION,
-     {"actor": QualificationActor(ActorKind.PROFESSIONAL, None, "x"), "perfect_insi_match": True},
-     QualificationNotAllowed, "réservée au médecin"),
-    ("exception needs a perfect INSi match", RECUP, EXCEPTION, {"actor": DOCTOR}, InvalidTransition,
-     "correspondance parfaite"),
-    ("exception only from RECUP", PROV, EXCEPTION, {"actor": DOCTOR, "perfect_insi_match": True}, InvalidTransition,
-     "statuts de départ possibles : RECUP"),
-    ("document check needs a document", PROV, DOC, {"actor": SECRETARIAT}, ValidationError, "pièce d'identité est requise"),
-    ("trait change with document needs a document", QUAL, CHANGE_DOC, {"actor": DOCTOR}, ValidationError,
-     "pièce d'identité est requise"),
-    ("birth certificate is not enough for an adult", PROV, DOC, {"actor": SECRETARIAT, "document_type": IdDocumentType.AN},
-     ValidationError, "n'est acceptée que pour un mineur"),
-    ("livret de famille is not enough for an adult", RECUP, DOC, {"actor": DOCTOR, "document_type": IdDocumentType.LE},
-     ValidationError, "n'est acceptée que pour un mineur"),
-    ("low-trust document cannot back a trait change of an adult", QUAL, CHANGE_DOC,
-     {"actor": DOCTOR, "document_type": IdDocumentType.AN}, ValidationError, "n'est acceptée que pour un mineur"),
-    ("INSi match carries no document", PROV, INSI, {"actor": SYSTEM, "document_type": IdDocumentType.PA},
-     ValidationError, "Aucune pièce d'identité"),
-    ("exception is without document", RECUP, EXCEPTION,
-     {"actor": DOCTOR, "perfect_insi_match": True, "document_type": IdDocumentType.PA}, ValidationError,
-     "Aucune pièce d'identité"),
-    ("naive datetime", PROV, INSI, {"actor": SYSTEM, "at": datetime(2025, 6, 15, 9, 30)}, ValidationError, "fuseau horaire"),
+    (
+        "patient cannot check a document",
+        PROV,
+        DOC,
+        {"actor": PATIENT, "document_type": IdDocumentType.PA},
+        QualificationNotAllowed,
+        "patient",
+    ),
+    (
+        "patient cannot attest",
+        RECUP,
+        EXCEPTION,
+        {"actor": PATIENT, "perfect_insi_match": True},
+        QualificationNotAllowed,
+        "patient",
+    ),
+    (
+        "system cannot check a document",
+        PROV,
+        DOC,
+        {"actor": SYSTEM, "document_type": IdDocumentType.PA},
+        QualificationNotAllowed,
+        "professionnel",
+    ),
+    (
+        "system cannot change a trait with a document",
+        QUAL,
+        CHANGE_DOC,
+        {"actor": SYSTEM, "document_type": IdDocumentType.PA},
+        QualificationNotAllowed,
+        "professionnel",
+    ),
+    (
+        "system cannot attest",
+        RECUP,
+        EXCEPTION,
+        {"actor": SYSTEM, "perfect_insi_match": True},
+        QualificationNotAllowed,
+        "professionnel",
+    ),
+    (
+        "secretariat cannot use the exception",
+        RECUP,
+        EXCEPTION,
+        {"actor": SECRETARIAT, "perfect_insi_match": True},
+        QualificationNotAllowed,
+        "La procédure d'exception est réservée au médecin qui connaît personnellement le patient ; "
+        "le secrétariat ne peut pas l'utiliser",
+    ),
+    (
+        "a nurse cannot use the exception",
+        RECUP,
+        EXCEPTION,
+        {"actor": NURSE, "perfect_insi_match": True},
+        QualificationNotAllowed,
+        "réservée au médecin",
+    ),
+    (
+        "a professional without profession cannot use the exception",
+        RECUP,
+        EXCEPTION,
+        {"actor": QualificationActor(ActorKind.PROFESSIONAL, None, "x"), "perfect_insi_match": True},
+        QualificationNotAllowed,
+        "réservée au médecin",
+    ),
+    (
+        "exception needs a perfect INSi match",
+        RECUP,
+        EXCEPTION,
+        {"actor": DOCTOR},
+        InvalidTransition,
+        "correspondance parfaite",
+    ),
+    (
+        "exception only from RECUP",
+        PROV,
+        EXCEPTION,
+        {"actor": DOCTOR, "perfect_insi_match": True},
+        InvalidTransition,
+        "statuts de départ possibles : RECUP",
+    ),
+    (
+        "document check needs a document",
+        PROV,
+        DOC,
+        {"actor": SECRETARIAT},
+        ValidationError,
+        "pièce d'identité est requise",
+    ),
+    (
+        "trait change with document needs a document",
+        QUAL,
+        CHANGE_DOC,
+        {"actor": DOCTOR},
+        ValidationError,
+        "pièce d'identité est requise",
+    ),
+    (
+        "birth certificate is not enough for an adult",
+        PROV,
+        DOC,
+        {"actor": SECRETARIAT, "document_type": IdDocumentType.AN},
+        ValidationError,
+        "n'est acceptée que pour un mineur",
+    ),
+    (
+        "livret de famille is not enough for an adult",
+        RECUP,
+        DOC,
+        {"actor": DOCTOR, "document_type": IdDocumentType.LE},
+        ValidationError,
+        "n'est acceptée que pour un mineur",
+    ),
+    (
+        "low-trust document cannot back a trait change of an adult",
+        QUAL,
+        CHANGE_DOC,
+        {"actor": DOCTOR, "document_type": IdDocumentType.AN},
+        ValidationError,
+        "n'est acceptée que pour un mineur",
+    ),
+    (
+        "INSi match carries no document",
+        PROV,
+        INSI,
+        {"actor": SYSTEM, "document_type": IdDocumentType.PA},
+        ValidationError,
+        "Aucune pièce d'identité",
+    ),
+    (
+        "exception is without document",
+        RECUP,
+        EXCEPTION,
+        {"actor": DOCTOR, "perfect_insi_match": True, "document_type": IdDocumentType.PA},
+        ValidationError,
+        "Aucune pièce d'identité",
+    ),
+    (
+        "naive datetime",
+        PROV,
+        INSI,
+        {"actor": SYSTEM, "at": datetime(2025, 6, 15, 9, 30)},
+        ValidationError,
+        "fuseau horaire",
+    ),
 ]
 
 
@@ -148,33 +255,65 @@ def test_refusals(
 
 
 ACCEPTED = [
-    ("birth certificate for a minor", PROV, DOC, {"actor": SECRETARIAT, "document_type": IdDocumentType.AN, "is_minor": True}, VALI),
-    ("livret de famille for a minor", RECUP, DOC, {"actor": DOCTOR, "document_type": IdDocumentType.LE, "is_minor": True}, QUAL),
+    (
+        "birth certificate for a minor",
+        PROV,
+        DOC,
+        {"actor": SECRETARIAT, "document_type": IdDocumentType.AN, "is_minor": True},
+        VALI,
+    ),
+    (
+        "livret de famille for a minor",
+        RECUP,
+        DOC,
+        {"actor": DOCTOR, "document_type": IdDocumentType.LE, "is_minor": True},
+        QUAL,
+    ),
     ("passport for a minor", RECUP, DOC, {"actor": DOCTOR, "document_type": IdDocumentType.PA, "is_minor": True}, QUAL),
     ("titre de séjour for an adult", PROV, DOC, {"actor": SECRETARIAT, "document_type": IdDocumentType.TS}, VALI),
-    ("birth certificate backs a trait change of a minor", QUAL, CHANGE_DOC,
-     {"actor": NURSE, "document_type": IdDocumentType.AN, "is_minor": True}, VALI),
+    (
+        "birth certificate backs a trait change of a minor",
+        QUAL,
+        CHANGE_DOC,
+        {"actor": NURSE, "document_type": IdDocumentType.AN, "is_minor": True},
+        VALI,
+    ),
     ("secretariat records an INSi match", PROV, INSI, {"actor": SECRETARIAT}, RECUP),
     ("nurse records a trait change", QUAL, CHANGE, {"actor": NURSE}, PROV),
     ("codes given as strings", "RECUP", "id_document", {"actor": SECRETARIAT, "document_type": "PA"}, QUAL),
-    ("other time zone", PROV, INSI, {"actor": SYSTEM, "at": datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=1)))}, RECUP),
+    (
+        "other time zone",
+        PROV,
+        INSI,
+        {"actor": SYSTEM, "at": datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=1)))},
+        RECUP,
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     ("start", "evidence", "arguments", "end"), [row[1:] for row in ACCEPTED], ids=[row[0] for row in ACCEPTED]
 )
-def test_accepted_variants(start: IdentityStatus, evidence: Evidence, arguments: dict[str, Any], end: IdentityStatus) -> None:
+def test_accepted_variants(
+    start: IdentityStatus, evidence: Evidence, arguments: dict[str, Any], end: IdentityStatus
+) -> None:
     result = transition(current=start, evidence=evidence, **({"at": AT} | arguments))
     assert result.to_status is end
     assert isinstance(result.from_status, IdentityStatus) and isinstance(result.evidence, Evidence)
-    assert result.document_type is (None if "document_type" not in arguments else IdDocumentType(arguments["document_type"]))
+    assert result.document_type is (
+        None if "document_type" not in arguments else IdDocumentType(arguments["document_type"])
+    )
 
 
 @pytest.mark.parametrize(
     ("document", "high_trust"),
-    [(IdDocumentType.PA, True), (IdDocumentType.CN, True), (IdDocumentType.TS, True),
-     (IdDocumentType.AN, False), (IdDocumentType.LE, False)],
+    [
+        (IdDocumentType.PA, True),
+        (IdDocumentType.CN, True),
+        (IdDocumentType.TS, True),
+        (IdDocumentType.AN, False),
+        (IdDocumentType.LE, False),
+    ],
 )
 def test_document_trust(document: IdDocumentType, high_trust: bool) -> None:
     assert document.high_trust is high_trust

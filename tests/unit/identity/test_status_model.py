@@ -62,7 +62,10 @@ def test_no_sequence_of_steps_qualifies_without_insi_and_a_document_or_attestati
     for evidence in steps:
         try:
             status = transition(
-                current=status, evidence=evidence, actor=DOCTOR, at=AT,
+                current=status,
+                evidence=evidence,
+                actor=DOCTOR,
+                at=AT,
                 document_type=IdDocumentType.CN if "document" in evidence.value else None,
                 perfect_insi_match=True,
             ).to_status

@@ -27,6 +27,7 @@ NORMALISED_NAME_RE = re.compile(r"[A-Z]+(?:(?: |-|--|')[A-Z]+)*")
 
 # --- names ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -55,7 +56,9 @@ def test_names_are_normalised(raw: str, expected: str) -> None:
     assert normalise_name(raw, field="birth_name") == expected
 
 
-@pytest.mark.parametrize(("raw", "char"), [("Dupont3", "3"), ("dupont@x", "@"), ("Du_pont", "_"), ("Dupont.", "."), ("Jean, Paul", ",")])
+@pytest.mark.parametrize(
+    ("raw", "char"), [("Dupont3", "3"), ("dupont@x", "@"), ("Du_pont", "_"), ("Dupont.", "."), ("Jean, Paul", ",")]
+)
 @pytest.mark.parametrize(
     ("field", "label"),
     [("birth_name", "le nom de naissance"), ("first_name", "le premier prénom"), ("used_name", "le nom utilisé")],
@@ -130,6 +133,7 @@ def test_first_names_list_errors_name_the_list() -> None:
 
 # --- traits --------------------------------------------------------------------------------------------
 
+
 def traits(**overrides: object) -> Traits:
     """The CI-SIS test identity, with overrides."""
     values: dict[str, object] = {
@@ -176,7 +180,9 @@ def test_each_name_trait_is_checked_under_its_own_field(field: str) -> None:
     assert caught.value.field == field
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("M", "M"), ("F", "F"), ("m", "M"), ("f", "F"), ("1", "M"), ("2", "F"), (" f ", "F")])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("M", "M"), ("F", "F"), ("m", "M"), ("f", "F"), ("1", "M"), ("2", "F"), (" f ", "F")]
+)
 def test_sex_is_accepted_in_its_usual_forms(raw: str, expected: str) -> None:
     assert traits(sex=raw).sex == expected
 
@@ -191,7 +197,12 @@ def test_other_sexes_are_refused(raw: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1979-03-28", date(1979, 3, 28)), (date(1880, 1, 1), date(1880, 1, 1)), (TODAY, TODAY), ("2024-02-29", date(2024, 2, 29))],
+    [
+        ("1979-03-28", date(1979, 3, 28)),
+        (date(1880, 1, 1), date(1880, 1, 1)),
+        (TODAY, TODAY),
+        ("2024-02-29", date(2024, 2, 29)),
+    ],
 )
 def test_birth_dates_accepted(raw: date | str, expected: date) -> None:
     assert traits(birth_date=raw).birth_date == expected
@@ -239,7 +250,22 @@ def test_birth_place_codes_accepted(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "5121", "512155", "00123", "20004", "2C004", "A1234", "97015", "97901", "97100", "51000", "99000", "75 056", "7505٦"],
+    [
+        "",
+        "5121",
+        "512155",
+        "00123",
+        "20004",
+        "2C004",
+        "A1234",
+        "97015",
+        "97901",
+        "97100",
+        "51000",
+        "99000",
+        "75 056",
+        "7505٦",
+    ],
 )
 def test_birth_place_codes_refused(raw: str) -> None:
     with pytest.raises(InvalidTrait) as caught:
