@@ -69,8 +69,14 @@ def _errors() -> Iterator[None]:
         fail(f"{exc.message}{where}")
 
 
+def _json_default(value: Any) -> str:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
 def _echo_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
 
 
 class ActorKindOpt(StrEnum):

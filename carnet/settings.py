@@ -23,7 +23,7 @@ def _mask_url(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "**********"
 
 
@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     """The platform's settings; ``carnet config`` prints the effective values, secrets masked."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CARNET_", env_file=".env", env_file_encoding="utf-8", extra="forbid", frozen=True
+        env_prefix="CARNET_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
     )
 
     env: Environment = Environment.DEVELOPMENT

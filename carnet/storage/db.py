@@ -34,8 +34,12 @@ def make_engine(url: str, *, echo: bool = False, check: bool = True) -> Engine:
     url = normalise_url(url)
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ValidationError(f"URL de base de données illisible : {url!r}", field="database_url") from exc
+    except (ArgumentError, ValueError) as exc:
+        # The URL is not echoed: it may carry a password.
+        raise ValidationError(
+            f"URL de base de données illisible ({exc}) : forme attendue postgresql://utilisateur:mot-de-passe@hôte:port/base",
+            field="database_url",
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
