@@ -1,0 +1,1 @@
+"""The shared record (DMP): clinical documents, their metadata, versions, visibility and search."""
