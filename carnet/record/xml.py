@@ -50,9 +50,12 @@ def parse_xml(data: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> etr
         raise UnsafeXml(XmlProblem("empty", "document vide"))
     found = _DOCTYPE.search(data)
     if found:
-        line = data.count(b"\n", 0, found.start()) + 1
         raise UnsafeXml(
-            XmlProblem("doctype", "déclaration DOCTYPE/ENTITY refusée (risque XXE ou d'expansion d'entités)", line)
+            XmlProblem(
+                "doctype",
+                "déclaration DOCTYPE/ENTITY refusée (risque XXE ou d'expansion d'entités)",
+                data.count(b"\n", 0, found.start()) + 1,
+            )
         )
     try:
         root = etree.fromstring(data, parser=_parser())
