@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn
 import pydantic
 import typer
 
-from carnet.errors import CarnetError
+from carnet.errors import CarnetError, DocumentRejected
 
 app = typer.Typer(
     help="Carnet : espace de santé du patient et dossier médical partagé.",
@@ -26,10 +26,12 @@ db_app = typer.Typer(help="Base de données : migrations.", no_args_is_help=True
 ins_app = typer.Typer(help="Identité nationale de santé (INS).", no_args_is_help=True)
 patient_app = typer.Typer(help="Index des patients : créer, rechercher, qualifier.", no_args_is_help=True)
 bench_app = typer.Typer(help="Mesures de performance (chiffres imprimés).", no_args_is_help=True)
+doc_app = typer.Typer(help="Documents du dossier partagé : vérifier, déposer, lister.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ins_app, name="ins")
 app.add_typer(patient_app, name="patient")
 app.add_typer(bench_app, name="bench")
+app.add_typer(doc_app, name="doc")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -466,6 +468,185 @@ def patient_merge(
         patient = service.merge(uow=uow, actor=actor, survivor_id=survivor, absorbed_id=absorbed, note=note)
         uow.commit()
     _print_identity(patient)
+
+
+# --- doc -----------------------------------------------------------------------------------------------------
+
+
+def _read_file(path: str) -> bytes:
+    from pathlib import Path
+
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        fail(f"lecture impossible de {path} : {exc.strerror}")
+
+
+def _mime_for(path: str) -> str:
+    lower = path.lower()
+    if lower.endswith(".pdf"):
+        return "application/pdf"
+    if lower.endswith((".jpg", ".jpeg")):
+        return "image/jpeg"
+    return "text/xml"
+
+
+def _meta_json(m: Any) -> dict[str, Any]:
+    return dataclasses.asdict(m) if m is not None else {}
+
+
+@doc_app.command("check")
+def doc_check(
+    path: Annotated[str, typer.Argument(help="Fichier CDA R2 à vérifier")],
+    as_json: JsonArg = False,
+) -> None:
+    """Vérifier un document CDA pour le partage : chaque problème et sa position (XPath) ; code 0 si déposable."""
+    from carnet.record import service as record
+
+    content = _read_file(path)
+    checked = record.check_document(content, mime_type=_mime_for(path), max_bytes=_settings().max_document_bytes)
+    ok = not checked.errors
+    if as_json:
+        _echo_json(
+            {
+                "depositable": ok,
+                "problems": [dataclasses.asdict(p) for p in checked.problems],
+                "metadata": _meta_json(checked.metadata),
+                "patient_ins": (
+                    {"matricule": checked.header.patient_ins.value, "oid": checked.header.patient_ins.oid.value}
+                    if checked.header and checked.header.patient_ins
+                    else None
+                ),
+            }
+        )
+    else:
+        for p in checked.problems:
+            label = "ERREUR" if p.severity == "error" else "avertissement"
+            typer.echo(f"{label:13} {p.location}\n              {p.message} [{p.code}]")
+        if checked.metadata:
+            m = checked.metadata
+            typer.echo(
+                f"Métadonnées : type {m.type_code}, classe {m.class_code}, format {m.format_code}, "
+                f"confidentialité {m.confidentiality_code}, auteur {m.author.id}, date {m.creation_time.isoformat()}"
+            )
+        typer.echo("Déposable." if ok else f"Non déposable : {len(checked.errors)} erreur(s).")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _patient_by_ins(uow: Any, actor: Any, ins: str) -> Any:
+    from carnet.identity import service
+
+    found = service.find_by_ins(uow=uow, actor=actor, matricule=ins)
+    if found is None:
+        fail(f"aucun patient avec l'INS {ins}")
+    return found
+
+
+@doc_app.command("add")
+def doc_add(
+    path: Annotated[str, typer.Argument(help="Document CDA R2")],
+    patient: Annotated[str, typer.Option("--patient", help="Matricule INS du patient")],
+    replaces: Annotated[str | None, typer.Option(help="Identifiant unique du document remplacé")] = None,
+    hold_back: Annotated[
+        bool, typer.Option("--invisible-patient", help="Invisible au patient jusqu'à la consultation d'annonce")
+    ] = False,
+    actor_kind: ActorKindArg = None,
+    actor_id: ActorIdArg = None,
+    profession: ProfessionArg = None,
+    as_json: JsonArg = False,
+) -> None:
+    """Déposer un document dans le dossier du patient désigné par son INS."""
+    from carnet.record import service as record
+
+    actor = _actor(actor_kind, actor_id, profession)
+    content = _read_file(path)
+    with _platform() as platform, _errors(), platform.uow() as uow:
+        target = _patient_by_ins(uow, actor, patient)
+        try:
+            result = record.deposit(
+                uow=uow,
+                actor=actor,
+                patient_id=target.id,
+                content=content,
+                mime_type=_mime_for(path),
+                replaces=replaces,
+                invisible_to_patient=hold_back,
+                max_bytes=platform.settings.max_document_bytes,
+            )
+        except DocumentRejected as exc:
+            for p in exc.problems:
+                typer.echo(f"ERREUR {p.location} : {p.message} [{p.code}]", err=True)
+            raise
+        uow.commit()
+    entry = result.entry
+    if as_json:
+        _echo_json(
+            {
+                "id": entry.id,
+                "created": result.created,
+                "same_content_as": list(result.same_content_as),
+                "metadata": _meta_json(entry.metadata),
+            }
+        )
+        return
+    verb = "Déposé" if result.created else "Déjà présent (renvoi identique)"
+    typer.echo(f"{verb} : {entry.id}  {entry.metadata.type_code}  {entry.metadata.title}")
+    if result.same_content_as:
+        typer.echo(f"Même contenu que : {', '.join(result.same_content_as)} (stocké une seule fois)")
+
+
+@doc_app.command("list")
+def doc_list(
+    patient: Annotated[str, typer.Argument(help="Matricule INS du patient")],
+    type_code: Annotated[list[str] | None, typer.Option("--type", help="Type de document (JDV_J07)")] = None,
+    class_code: Annotated[list[str] | None, typer.Option("--class", help="Classe (JDV_J06)")] = None,
+    author: Annotated[str | None, typer.Option(help="Identifiant ou nom de l'auteur")] = None,
+    author_kind: Annotated[str | None, typer.Option("--author-kind", help="professional, patient ou app")] = None,
+    query: Annotated[str | None, typer.Option("--query", "-q", help="Recherche plein texte")] = None,
+    all_versions: Annotated[bool, typer.Option("--all", help="Inclure versions remplacées et supprimées")] = False,
+    actor_kind: ActorKindArg = None,
+    actor_id: ActorIdArg = None,
+    profession: ProfessionArg = None,
+    as_json: JsonArg = False,
+) -> None:
+    """Lister les documents d'un patient (filtres, recherche plein texte)."""
+    from carnet.record import service as record
+    from carnet.record.store import DocumentFilters
+
+    actor = _actor(actor_kind, actor_id, profession)
+    filters = DocumentFilters(
+        type_codes=tuple(type_code or ()),
+        class_codes=tuple(class_code or ()),
+        author=author,
+        author_kind=author_kind,
+        statuses=("current", "superseded", "deleted") if all_versions else ("current",),
+    )
+    with _platform() as platform, _errors(), platform.uow() as uow:
+        target = _patient_by_ins(uow, actor, patient)
+        if query:
+            page = record.search_documents(uow=uow, actor=actor, patient_id=target.id, query=query, filters=filters)
+        else:
+            page = record.list_documents(uow=uow, actor=actor, patient_id=target.id, filters=filters, limit=1000)
+        uow.commit()
+    if as_json:
+        _echo_json({"total": page.total, "items": [dataclasses.asdict(e) for e in page.items]})
+        return
+    for e in page.items:
+        m = e.metadata
+        flags = " ".join(
+            f
+            for f, on in (
+                ("[doublon probable]", e.probable_duplicate),
+                (f"[{e.status.value}]", e.status.value != "current"),
+            )
+            if on
+        )
+        typer.echo(
+            f"{m.creation_time.date().isoformat()}  {m.type_code:10} {m.title}  — {m.author.display_name}  "
+            f"{e.id} {flags}"
+        )
+    typer.echo(f"{page.total} document(s).")
 
 
 # --- bench ---------------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
     CarnetError
     ├── ValidationError            input that breaks a rule (bad matricule, bad trait, bad setting)
     │   ├── InvalidMatricule
-    │   └── InvalidTrait
+    │   ├── InvalidTrait
+    │   └── DocumentRejected       a document that cannot be deposited; ``problems`` says every reason and where
     ├── NotFound
     ├── Conflict                   the request contradicts stored state
     ├── Forbidden                  the actor may not do this
@@ -20,6 +21,8 @@ The API layer translates these to HTTP statuses and FHIR OperationOutcome in one
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class CarnetError(Exception):
@@ -56,6 +59,16 @@ class InvalidTrait(ValidationError):
     """An identity trait that breaks the identity-vigilance rules; ``field`` names the trait."""
 
     code = "invalid_trait"
+
+
+class DocumentRejected(ValidationError):
+    """A document refused at deposit; ``problems`` lists each reason with its location (XPath or field)."""
+
+    code = "document_rejected"
+
+    def __init__(self, message: str, *, problems: list[Any], field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.problems = problems
 
 
 class NotFound(CarnetError):
@@ -111,6 +124,7 @@ ALL_ERRORS: tuple[type[CarnetError], ...] = (
     ValidationError,
     InvalidMatricule,
     InvalidTrait,
+    DocumentRejected,
     NotFound,
     Conflict,
     Forbidden,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from carnet.identity.status import ActorKind, QualificationActor
@@ -39,3 +40,31 @@ def make_person(**overrides: Any) -> Traits:
     )
     values.update(overrides)
     return make_traits(today=TODAY, **values)
+
+
+CDA_EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "cda-examples"
+
+
+def example(name: str) -> bytes:
+    """One of the official CI-SIS example documents, unmodified."""
+    return (CDA_EXAMPLES / name).read_bytes()
+
+
+def qualified_patient(platform: Any, traits: Traits | None = None) -> str:
+    """Register a patient and qualify the identity through the sandbox INSi and an identity card."""
+    from carnet.identity import service
+    from carnet.identity.status import IdDocumentType
+
+    with platform.uow() as uow:
+        reg = service.register(uow=uow, actor=FRONT_DESK, traits=traits or dominique())
+        service.retrieve_ins(uow=uow, actor=FRONT_DESK, insi=platform.insi, patient_id=reg.patient.id)
+        service.record_document_check(
+            uow=uow, actor=FRONT_DESK, patient_id=reg.patient.id, document_type=IdDocumentType.CN
+        )
+        uow.commit()
+    return str(reg.patient.id)
+
+
+def patient_as(patient_id: str) -> QualificationActor:
+    """The holder of the record, signed in."""
+    return QualificationActor(kind=ActorKind.PATIENT, profession_code=None, id=patient_id)

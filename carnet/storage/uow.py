@@ -7,10 +7,11 @@ from types import TracebackType
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from carnet.audit.store import AuditRepository
+from carnet.audit.store import AuditRepository, AuditRow
 from carnet.clock import Clock
 from carnet.errors import DatabaseUnavailable
 from carnet.identity.store import PatientRepository
+from carnet.record.store import DocumentRepository
 from carnet.storage.blobs import BlobStore
 
 
@@ -20,6 +21,7 @@ class UnitOfWork:
     session: Session
     patients: PatientRepository
     audit: AuditRepository
+    documents: DocumentRepository
 
     def __init__(self, session_factory: sessionmaker[Session], *, clock: Clock, blobs: BlobStore) -> None:
         self._session_factory = session_factory
@@ -33,6 +35,7 @@ class UnitOfWork:
         self.session = self._session_factory()
         self.patients = PatientRepository(self.session)
         self.audit = AuditRepository(self.session)
+        self.documents = DocumentRepository(self.session)
         self._active = True
         return self
 
@@ -55,3 +58,10 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    def append_audit_now(self, row: AuditRow) -> None:
+        """Commit an audit entry at once in its own transaction: a refused attempt is traced even though
+        the unit of work that tried it is rolled back."""
+        with self._session_factory() as session:
+            session.add(row)
+            session.commit()

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from carnet.storage.migrate import head_revision
+
 DOMINIQUE_INS = "279035121518989"  # CI-SIS example patient, known to the INSi sandbox
 
 
@@ -224,16 +226,16 @@ def test_production_with_the_development_defaults_refuses_to_start_naming_the_se
 # --- db ------------------------------------------------------------------------------------------------------
 
 
-def test_db_upgrade_then_db_current_shows_revision_0001(carnet: Carnet, backend: str) -> None:
+def test_db_upgrade_then_db_current_shows_the_head_revision(carnet: Carnet, backend: str) -> None:
     before = carnet("db", "current")
     assert before.code == 1, str(before)
     assert "révision actuelle : aucune" in before.stdout
 
     upgraded = carnet.ok("db", "upgrade")
-    assert f"révision 0001 ({backend})" in upgraded.stdout
+    assert f"révision {head_revision()} ({backend})" in upgraded.stdout
 
     current = carnet.ok("db", "current")
-    assert "révision actuelle : 0001 ; dernière : 0001" in current.stdout
+    assert f"révision actuelle : {head_revision()} ; dernière : {head_revision()}" in current.stdout
 
 
 def test_an_unreachable_database_says_injoignable_without_traceback_or_password(carnet: Carnet) -> None:

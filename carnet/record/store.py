@@ -1,0 +1,210 @@
+"""Persistence of the record: document entries and their full-text index (SQLite FTS5 / PostgreSQL french)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, func, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import Select
+
+from carnet.storage.orm import Base, IdColumn, TimestampMixin, UTCDateTime, new_id
+
+# The full-text table is created by the migration with backend-specific DDL (FTS5 virtual table on SQLite,
+# a plain table with a GIN index on to_tsvector('french', …) on PostgreSQL); it is not in the ORM metadata.
+SEARCH_TABLE = "document_search"
+
+
+class DocumentRow(TimestampMixin, Base):
+    """One document entry (one version) of a patient's record."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    patient_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("patients.id"), nullable=False)
+    unique_id: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+    status: Mapped[str] = mapped_column(String(12), nullable=False)
+    type_code: Mapped[str] = mapped_column(String(64), nullable=False)
+    class_code: Mapped[str] = mapped_column(String(64), nullable=False)
+    format_code: Mapped[str] = mapped_column(String(128), nullable=False)
+    confidentiality_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    title: Mapped[str] = mapped_column(String(512), nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16), nullable=False)
+    mime_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    author_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    author_family: Mapped[str | None] = mapped_column(String(100))
+    author_given: Mapped[str | None] = mapped_column(String(100))
+    author_profession: Mapped[str | None] = mapped_column(String(8))
+    author_specialty: Mapped[str | None] = mapped_column(String(32))
+    author_org_id: Mapped[str | None] = mapped_column(String(64))
+    author_org_name: Mapped[str | None] = mapped_column(String(255))
+    author_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    facility_type: Mapped[str | None] = mapped_column(String(32))
+    practice_setting: Mapped[str | None] = mapped_column(String(32))
+    creation_time: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    service_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    service_stop: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    submission_source: Mapped[str | None] = mapped_column(String(128))
+    submission_time: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    replaces_id: Mapped[str | None] = mapped_column(IdColumn, ForeignKey("documents.id"))
+    replaced_by_id: Mapped[str | None] = mapped_column(IdColumn)
+    hidden_from_professionals: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    invisible_to_patient: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    invisible_to_representatives: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    deleted_by: Mapped[str | None] = mapped_column(String(64))
+    deposited_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_documents_patient_status_time", "patient_id", "status", "creation_time"),
+        Index("ix_documents_patient_type", "patient_id", "type_code"),
+        Index("ix_documents_patient_sha", "patient_id", "sha256"),
+    )
+
+
+def search_text(value: str) -> str:
+    """Lower case without diacritics: the same folding for indexed text and queries on both backends."""
+    decomposed = unicodedata.normalize("NFKD", value.replace("œ", "oe").replace("Œ", "OE"))
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).lower().split())
+
+
+def _patient_token(patient_id: str) -> str:
+    return "p" + patient_id.replace("-", "")
+
+
+def fts_query(query: str) -> str:
+    """An FTS5 query matching every word of ``query`` (quoted: user input is never FTS syntax)."""
+    words = [w for w in "".join(c if c.isalnum() else " " for c in search_text(query)).split() if w]
+    return " AND ".join(f'"{w}"*' for w in words)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFilters:
+    type_codes: Sequence[str] = ()
+    class_codes: Sequence[str] = ()
+    author: str | None = None  # id, or part of the name
+    author_kind: str | None = None
+    facility_type: str | None = None
+    practice_setting: str | None = None
+    format_code: str | None = None
+    created_from: dt.datetime | None = None
+    created_to: dt.datetime | None = None
+    service_from: dt.datetime | None = None
+    service_to: dt.datetime | None = None
+    statuses: Sequence[str] = ("current",)
+
+
+SORTS: dict[str, tuple[Any, ...]] = {
+    "-date": (DocumentRow.creation_time.desc(), DocumentRow.id),
+    "date": (DocumentRow.creation_time.asc(), DocumentRow.id),
+    "-submitted": (DocumentRow.submission_time.desc(), DocumentRow.id),
+    "title": (DocumentRow.title.asc(), DocumentRow.id),
+    "type": (DocumentRow.type_code.asc(), DocumentRow.creation_time.desc(), DocumentRow.id),
+}
+
+
+class DocumentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def add(self, row: DocumentRow, *, text_content: str) -> None:
+        self.session.add(row)
+        self.session.flush()
+        self.index_text(row, text_content)
+
+    def index_text(self, row: DocumentRow, text_content: str) -> None:
+        folded = search_text(f"{row.title} {row.comment or ''} {text_content}")
+        if self.dialect == "postgresql":
+            insert = (
+                f"INSERT INTO {SEARCH_TABLE} (document_id, patient_key, body, tsv) "
+                "VALUES (:d, :p, :b, to_tsvector('french', :b))"
+            )
+        else:
+            insert = f"INSERT INTO {SEARCH_TABLE} (document_id, patient_key, body) VALUES (:d, :p, :b)"
+        self.session.execute(text(insert), {"d": row.id, "p": _patient_token(row.patient_id), "b": folded})
+
+    def get(self, entry_id: str) -> DocumentRow | None:
+        return self.session.get(DocumentRow, entry_id)
+
+    def by_unique_id(self, unique_id: str) -> DocumentRow | None:
+        return self.session.scalars(select(DocumentRow).where(DocumentRow.unique_id == unique_id)).one_or_none()
+
+    def same_content(self, patient_id: str, sha256: str) -> list[DocumentRow]:
+        stmt = select(DocumentRow).where(DocumentRow.patient_id == patient_id, DocumentRow.sha256 == sha256)
+        return list(self.session.scalars(stmt))
+
+    def _filtered(self, patient_id: str, filters: DocumentFilters) -> Select[DocumentRow]:
+        stmt = select(DocumentRow).where(DocumentRow.patient_id == patient_id)
+        if filters.statuses:
+            stmt = stmt.where(DocumentRow.status.in_(list(filters.statuses)))
+        if filters.type_codes:
+            stmt = stmt.where(DocumentRow.type_code.in_(list(filters.type_codes)))
+        if filters.class_codes:
+            stmt = stmt.where(DocumentRow.class_code.in_(list(filters.class_codes)))
+        if filters.author:
+            needle = filters.author.strip()
+            like = f"%{needle.lower()}%"
+            stmt = stmt.where(
+                (DocumentRow.author_id == needle)
+                | func.lower(DocumentRow.author_family).like(like)
+                | func.lower(DocumentRow.author_given).like(like)
+            )
+        if filters.author_kind:
+            stmt = stmt.where(DocumentRow.author_kind == filters.author_kind)
+        if filters.facility_type:
+            stmt = stmt.where(DocumentRow.facility_type == filters.facility_type)
+        if filters.practice_setting:
+            stmt = stmt.where(DocumentRow.practice_setting == filters.practice_setting)
+        if filters.format_code:
+            stmt = stmt.where(DocumentRow.format_code == filters.format_code)
+        if filters.created_from:
+            stmt = stmt.where(DocumentRow.creation_time >= filters.created_from)
+        if filters.created_to:
+            stmt = stmt.where(DocumentRow.creation_time <= filters.created_to)
+        if filters.service_from:
+            stmt = stmt.where(DocumentRow.service_start >= filters.service_from)
+        if filters.service_to:
+            stmt = stmt.where(DocumentRow.service_start <= filters.service_to)
+        return stmt
+
+    def matching(self, patient_id: str, filters: DocumentFilters, *, sort: str = "-date") -> list[DocumentRow]:
+        """Every entry matching the filters, sorted (visibility is applied by the service, then paged)."""
+        stmt = self._filtered(patient_id, filters).order_by(*SORTS[sort])
+        return list(self.session.scalars(stmt))
+
+    def search(self, patient_id: str, query: str, filters: DocumentFilters) -> list[tuple[DocumentRow, float]]:
+        """Entries whose text matches every word of ``query``, best first."""
+        if self.dialect == "postgresql":
+            matches = text(
+                f"SELECT document_id, ts_rank(tsv, q) AS rank "
+                f"FROM {SEARCH_TABLE}, websearch_to_tsquery('french', :q) AS q "
+                "WHERE patient_key = :p AND tsv @@ q"
+            )
+            params = {"q": search_text(query), "p": _patient_token(patient_id)}
+        else:
+            fts = fts_query(query)
+            if not fts:
+                return []
+            matches = text(
+                f"SELECT document_id, -bm25({SEARCH_TABLE}) AS rank FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :m"
+            )
+            params = {"m": f'patient_key:"{_patient_token(patient_id)}" AND body:({fts})'}
+        ranks = {doc_id: float(rank) for doc_id, rank in self.session.execute(matches, params)}
+        if not ranks:
+            return []
+        stmt = self._filtered(patient_id, filters).where(DocumentRow.id.in_(list(ranks)))
+        rows = list(self.session.scalars(stmt))
+        return sorted(((r, ranks[r.id]) for r in rows), key=lambda pair: (-pair[1], pair[0].id))
