@@ -676,6 +676,32 @@ def bench_identity(
         )
 
 
+@bench_app.command("record")
+def bench_record(
+    documents: Annotated[int, typer.Option(help="Taille du magasin de documents")] = 1_000_000,
+    patient_documents: Annotated[int, typer.Option("--patient-documents", help="Documents du patient mesuré")] = 500,
+    deposits: Annotated[int, typer.Option(help="Dépôts mesurés (débit)")] = 2_000,
+    queries: Annotated[int, typer.Option(help="Listes et recherches mesurées")] = 500,
+    postgres_url: Annotated[
+        str | None, typer.Option("--postgres-url", help="PostgreSQL à mesurer (sinon un cluster jetable)")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql ou both")] = "both",
+) -> None:
+    """Débit de dépôt de documents CDA ; latence p50/p95 des listes et recherches plein texte."""
+    import carnet.bench.record as bench
+
+    with _errors():
+        bench.run(
+            documents=documents,
+            patient_documents=patient_documents,
+            deposits=deposits,
+            queries=queries,
+            backend=backend,
+            postgres_url=postgres_url,
+            echo=typer.echo,
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``carnet`` script."""
     try:

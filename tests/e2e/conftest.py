@@ -8,8 +8,10 @@ shared database is emptied before the test and migrated back afterwards instead.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -20,6 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from carnet.storage.db import make_engine
 from carnet.storage.migrate import upgrade
 from carnet.storage.models import metadata
+from tests.e2e.clirun import Carnet
 
 
 def _libpq(url: URL) -> str:
@@ -62,3 +65,18 @@ def _shared_database_emptied(postgres_url: str) -> Iterator[str]:
         _empty(engine)
         upgrade(engine)  # the other suites expect the shared database migrated and empty
         engine.dispose()
+
+
+@pytest.fixture
+def carnet(tmp_path: Path) -> Carnet:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARNET_")}
+    env.update(CARNET_DATA_DIR=str(tmp_path / "data"), CARNET_DEMO_DATA="false", PYTHONIOENCODING="utf-8")
+    return Carnet(tmp_path, env)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, carnet: Carnet) -> str:
+    """Points ``carnet`` at an empty database of each backend; returns the dialect name."""
+    if request.param == "postgresql":
+        carnet.env["CARNET_DATABASE_URL"] = request.getfixturevalue("fresh_postgres_url")
+    return str(request.param)

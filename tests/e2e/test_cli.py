@@ -7,19 +7,12 @@ both backends: SQLite (the default file in the data folder) and PostgreSQL (a fr
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from carnet.storage.migrate import head_revision
+from tests.e2e.clirun import Carnet, Run
 
 DOMINIQUE_INS = "279035121518989"  # CI-SIS example patient, known to the INSi sandbox
 
@@ -45,61 +38,6 @@ ZOE = traits("Lefèvre", "Zoé Anne", "F", "1990-02-14", "75056")
 PAUL = traits("Martin", "Paul", "M", "1985-05-05", "69123")
 SECRETARIAT = ("--actor-kind", "secretariat", "--actor-id", "CPE-1")
 UNREACHABLE_PASSWORD = "pw-s3cr3t-e2e"
-
-
-@dataclass(frozen=True)
-class Run:
-    args: tuple[str, ...]
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-    def __str__(self) -> str:  # shown by pytest when an assertion fails
-        return f"carnet {' '.join(self.args)} -> {self.code}\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
-
-
-class Carnet:
-    """Runs the real entry point with a controlled environment."""
-
-    def __init__(self, cwd: Path, env: Mapping[str, str]) -> None:
-        self.cwd = cwd
-        self.env = dict(env)
-
-    def __call__(self, *args: str, env: Mapping[str, str] | None = None) -> Run:
-        proc = subprocess.run(
-            [sys.executable, "-m", "carnet", *args],
-            cwd=self.cwd,
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
-        )
-        return Run(args=args, code=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
-
-    def ok(self, *args: str) -> Run:
-        run = self(*args)
-        assert run.code == 0, str(run)
-        assert run.stderr == "", str(run)
-        return run
-
-
-@pytest.fixture
-def carnet(tmp_path: Path) -> Carnet:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARNET_")}
-    env.update(CARNET_DATA_DIR=str(tmp_path / "data"), CARNET_DEMO_DATA="false", PYTHONIOENCODING="utf-8")
-    return Carnet(tmp_path, env)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest, carnet: Carnet) -> str:
-    """Points ``carnet`` at an empty database of each backend; returns the dialect name."""
-    if request.param == "postgresql":
-        carnet.env["CARNET_DATABASE_URL"] = request.getfixturevalue("fresh_postgres_url")
-    return str(request.param)
 
 
 def no_traceback(run: Run) -> None:
