@@ -68,3 +68,30 @@ def qualified_patient(platform: Any, traits: Traits | None = None) -> str:
 def patient_as(patient_id: str) -> QualificationActor:
     """The holder of the record, signed in."""
     return QualificationActor(kind=ActorKind.PATIENT, profession_code=None, id=patient_id)
+
+
+def pdf_with_stream(content: bytes) -> bytes:
+    """A one-page PDF (Helvetica, WinAnsi) with ``content`` as its content stream and an exact xref table."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def minimal_pdf(words: str) -> bytes:
+    """A one-page PDF showing ``words`` (ASCII)."""
+    return pdf_with_stream(f"BT /F1 12 Tf 72 712 Td ({words}) Tj ET".encode())

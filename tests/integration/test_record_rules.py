@@ -13,8 +13,8 @@ from carnet.identity.status import ActorKind, QualificationActor
 from carnet.record import service as record
 from carnet.record.model import Author, AuthorKind, DocumentMetadata
 from carnet.record.store import DocumentRow
-from tests.builders import DR_HOUSE, FRONT_DESK, NURSE_JOY, example, patient_as, qualified_patient
-from tests.integration.test_record_service import SYSTEM, deposit, minimal_pdf
+from tests.builders import DR_HOUSE, FRONT_DESK, NURSE_JOY, example, minimal_pdf, patient_as, qualified_patient
+from tests.integration.test_record_service import SYSTEM, deposit
 
 VSM = "VSM_1.4_2022.01.xml"
 

@@ -14,7 +14,16 @@ from carnet.identity.status import ActorKind, QualificationActor
 from carnet.record import service as record
 from carnet.record.model import Author, AuthorKind, DocumentMetadata, DocumentStatus
 from carnet.record.store import DocumentFilters, DocumentRow
-from tests.builders import CDA_EXAMPLES, DR_HOUSE, FRONT_DESK, dominique, example, patient_as, qualified_patient
+from tests.builders import (
+    CDA_EXAMPLES,
+    DR_HOUSE,
+    FRONT_DESK,
+    dominique,
+    example,
+    minimal_pdf,
+    patient_as,
+    qualified_patient,
+)
 
 SYSTEM = QualificationActor(kind=ActorKind.SYSTEM, profession_code=None, id="import")
 DOMINIQUE_EXAMPLES = sorted(p.name for p in CDA_EXAMPLES.glob("*.xml") if not p.name.startswith("eDISP"))
@@ -235,28 +244,6 @@ def test_a_patient_deposits_a_pdf_of_their_own(platform: Platform, dominique_id:
         )
     assert refused.value.problems[0].code == "not_pdf"
     assert result.created
-
-
-def minimal_pdf(words: str) -> bytes:
-    stream = f"BT /F1 12 Tf 72 712 Td ({words}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def test_an_oversized_document_is_refused(platform: Platform, dominique_id: str) -> None:

@@ -25,6 +25,7 @@ from carnet.record.render import (
     render_html,
 )
 from carnet.record.xml import parse_xml
+from tests.builders import pdf_with_stream
 
 EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "cda-examples"
 ALL_EXAMPLES = sorted(EXAMPLES.glob("*.xml"))
@@ -76,35 +77,13 @@ def _with_body(body: str) -> bytes:
     return re.sub(r"<nonXMLBody>.*</nonXMLBody>", f"<nonXMLBody>{body}</nonXMLBody>", data, flags=re.S).encode()
 
 
-def _minimal_pdf(content: bytes) -> bytes:
-    """A one-page PDF (Helvetica, WinAnsi) with ``content`` as its content stream and an exact xref table."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
 def _segment(marker: int, payload: bytes) -> bytes:
     return b"\xff" + bytes([marker]) + struct.pack(">H", len(payload) + 2) + payload
 
 
 # A complete 1x1 grey baseline JPEG: JFIF header, quantisation table, frame, one-code DC and AC Huffman
 # tables, scan (DC difference 0 then end-of-block: bits "00" padded with ones) and EOI.
-MINIMAL_PDF = _minimal_pdf(rb"BT /F1 12 Tf 72 712 Td (Compte rendu op\351ratoire) Tj ET")
+MINIMAL_PDF = pdf_with_stream(rb"BT /F1 12 Tf 72 712 Td (Compte rendu op\351ratoire) Tj ET")
 MINIMAL_JPEG = (
     b"\xff\xd8"
     + _segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
