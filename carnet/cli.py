@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 import pydantic
 import typer
 
+from carnet.audit.cli import audit_app
 from carnet.errors import CarnetError, DocumentRejected
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.add_typer(ins_app, name="ins")
 app.add_typer(patient_app, name="patient")
 app.add_typer(bench_app, name="bench")
 app.add_typer(doc_app, name="doc")
+app.add_typer(audit_app, name="audit")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -87,13 +89,18 @@ class ActorKindOpt(StrEnum):
 
 
 def _actor(kind: ActorKindOpt | None, actor_id: str | None, profession: str | None) -> Any:
-    from carnet.identity.status import ActorKind, QualificationActor
+    """Who acts in this command. The CLI runs on the platform host: by default it acts as the platform itself;
+    with --actor-kind it stands in for the professional's software (the card authentication is the operator's
+    responsibility), and every action is traced under that identity."""
+    from carnet.access.model import Actor, ActorKind, AuthMethod
 
     if kind is None:
-        return QualificationActor(kind=ActorKind.SYSTEM, profession_code=None, id="cli")
+        return Actor(kind=ActorKind.SYSTEM, id="cli", auth_method=AuthMethod.CLI)
     if not actor_id:
         fail("--actor-id est obligatoire avec --actor-kind (RPPS/ADELI, ou numéro de carte CPE)")
-    return QualificationActor(kind=ActorKind(kind.value), profession_code=profession, id=actor_id)
+    if kind is ActorKindOpt.professional:
+        return Actor(kind=ActorKind.PROFESSIONAL, id=actor_id, auth_method=AuthMethod.CPS, profession=profession)
+    return Actor(kind=ActorKind.SECRETARIAT, id=actor_id, auth_method=AuthMethod.CPE, acting_for=None)
 
 
 ActorKindArg = Annotated[
@@ -700,6 +707,28 @@ def bench_record(
             postgres_url=postgres_url,
             echo=typer.echo,
         )
+
+
+@bench_app.command("access")
+def bench_access(
+    decisions: Annotated[int, typer.Option(help="Nombre de décisions mesurées")] = 1_000_000,
+) -> None:
+    """Décisions d'accès par seconde (faits en mémoire, un cœur)."""
+    import carnet.access.bench as bench
+
+    with _errors():
+        bench.run(decisions=decisions, echo=typer.echo)
+
+
+@bench_app.command("audit")
+def bench_audit(
+    appends: Annotated[int, typer.Option(help="Nombre d'entrées ajoutées")] = 20_000,
+) -> None:
+    """Ajouts à la trace d'audit chaînée par seconde (SQLite), par transactions de 1 et de 100 entrées."""
+    import carnet.audit.bench as bench
+
+    with _errors():
+        bench.run(appends=appends, echo=typer.echo)
 
 
 def main(argv: list[str] | None = None) -> None:

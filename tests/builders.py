@@ -6,15 +6,21 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from carnet.identity.status import ActorKind, QualificationActor
+from carnet.access.model import Actor, ActorKind, AuthMethod
 from carnet.identity.traits import Traits, make_traits
 
 TODAY = dt.date(2026, 11, 22)
 
-DR_HOUSE = QualificationActor(kind=ActorKind.PROFESSIONAL, profession_code="10", id="810000000001")
-NURSE_JOY = QualificationActor(kind=ActorKind.PROFESSIONAL, profession_code="60", id="810000000060")
-FRONT_DESK = QualificationActor(kind=ActorKind.SECRETARIAT, profession_code=None, id="CPE-000000101")
-THE_PATIENT = QualificationActor(kind=ActorKind.PATIENT, profession_code=None, id="patient-self")
+DR_HOUSE = Actor(
+    kind=ActorKind.PROFESSIONAL, id="810000000001", auth_method=AuthMethod.CPS, profession="10",
+    name="Dr Claire MOREAU", organisation_name="Cabinet médical des Lilas",
+)  # fmt: skip
+NURSE_JOY = Actor(kind=ActorKind.PROFESSIONAL, id="810000000060", auth_method=AuthMethod.CPS, profession="60",
+                  name="Julie PETIT")  # fmt: skip
+FRONT_DESK = Actor(kind=ActorKind.SECRETARIAT, id="CPE-000000101", auth_method=AuthMethod.CPE,
+                   acting_for="810000000001", name="Accueil du cabinet")  # fmt: skip
+THE_PATIENT = Actor(kind=ActorKind.PATIENT, id="patient-self", auth_method=AuthMethod.FRANCE_CONNECT)
+PLATFORM = Actor(kind=ActorKind.SYSTEM, id="import", auth_method=AuthMethod.SYSTEM)
 
 
 def dominique(**overrides: Any) -> Traits:
@@ -65,9 +71,24 @@ def qualified_patient(platform: Any, traits: Traits | None = None) -> str:
     return str(reg.patient.id)
 
 
-def patient_as(patient_id: str) -> QualificationActor:
+def patient_as(patient_id: str) -> Actor:
     """The holder of the record, signed in."""
-    return QualificationActor(kind=ActorKind.PATIENT, profession_code=None, id=patient_id)
+    return Actor(kind=ActorKind.PATIENT, id=patient_id, auth_method=AuthMethod.FRANCE_CONNECT)
+
+
+def author_of(author_id: str) -> Actor:
+    """The professional who wrote a document, signed in with their CPS."""
+    return Actor(kind=ActorKind.PROFESSIONAL, id=author_id, auth_method=AuthMethod.CPS, profession="10")
+
+
+def in_care_team(platform: Any, patient_id: str, *professionals: Actor) -> None:
+    """Each professional joins the patient's care team, having informed the patient."""
+    from carnet.access import service as access
+
+    with platform.uow() as uow:
+        for professional in professionals:
+            access.join_care_team(uow=uow, actor=professional, patient_id=patient_id)
+        uow.commit()
 
 
 def pdf_with_stream(content: bytes) -> bytes:

@@ -11,8 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from carnet.access.model import Actor
 from carnet.audit import service as audit
-from carnet.errors import Conflict, NotFound, ValidationError
+from carnet.errors import Conflict, NotFound, QualificationNotAllowed, ValidationError
 from carnet.identity.insi import CarteVitaleRead, InsiClient, InsiOutcome, InsiResult, TraitsQuery
 from carnet.identity.matricule import Ins, parse_matricule
 from carnet.identity.model import Collision, PatientIdentity, find_collisions, phonetic_key
@@ -45,6 +46,23 @@ class InsiRetrieval:
     patient: PatientIdentity
     perfect_match: bool
     differences: tuple[str, ...]
+
+
+IdentityActor = Actor | QualificationActor
+
+
+def qualification_actor(actor: IdentityActor) -> QualificationActor:
+    """The identity rules' view of whoever acts (an access ``Actor`` or already a ``QualificationActor``)."""
+    if isinstance(actor, QualificationActor):
+        return actor
+    try:
+        kind = ActorKind(actor.kind.value)
+    except ValueError:
+        raise QualificationNotAllowed(
+            f"un acteur de type {actor.kind.value} ne peut pas modifier une identité", field="actor"
+        ) from None
+    profession = getattr(actor, "profession", None) or getattr(actor, "profession_code", None)
+    return QualificationActor(kind=kind, profession_code=profession, id=actor.id)
 
 
 def _to_domain(row: PatientRow) -> PatientIdentity:
@@ -82,7 +100,7 @@ def _event(
     row: PatientRow,
     *,
     kind: str,
-    actor: QualificationActor,
+    actor: IdentityActor,
     from_status: str | None = None,
     evidence: Evidence | None = None,
     document_type: IdDocumentType | None = None,
@@ -90,6 +108,7 @@ def _event(
     detail: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> None:
+    actor = qualification_actor(actor)
     uow.patients.add_event(
         IdentityEventRow(
             patient_id=row.id,
@@ -128,7 +147,7 @@ def _collisions(uow: UnitOfWork, traits: Traits, *, exclude: str | None = None) 
     return find_collisions(traits, ((pid, _to_domain(r).traits) for pid, r in rows.items()))
 
 
-def register(*, uow: UnitOfWork, actor: QualificationActor, traits: Traits) -> Registration:
+def register(*, uow: UnitOfWork, actor: IdentityActor, traits: Traits) -> Registration:
     """Create a provisional identity from local traits and report possible collisions (not committed)."""
     collisions = _collisions(uow, traits)
     now = uow.clock.now()
@@ -141,7 +160,7 @@ def register(*, uow: UnitOfWork, actor: QualificationActor, traits: Traits) -> R
     return Registration(patient=_to_domain(row), collisions=collisions)
 
 
-def get(*, uow: UnitOfWork, actor: QualificationActor, patient_id: str) -> PatientIdentity | None:
+def get(*, uow: UnitOfWork, actor: IdentityActor, patient_id: str) -> PatientIdentity | None:
     """The identity (following merges to the surviving record), or None."""
     row = uow.patients.get(patient_id)
     seen = set()
@@ -154,7 +173,7 @@ def get(*, uow: UnitOfWork, actor: QualificationActor, patient_id: str) -> Patie
     return _to_domain(row)
 
 
-def get_or_raise(*, uow: UnitOfWork, actor: QualificationActor, patient_id: str) -> PatientIdentity:
+def get_or_raise(*, uow: UnitOfWork, actor: IdentityActor, patient_id: str) -> PatientIdentity:
     """The identity, or NotFound."""
     found = get(uow=uow, actor=actor, patient_id=patient_id)
     if found is None:
@@ -162,7 +181,7 @@ def get_or_raise(*, uow: UnitOfWork, actor: QualificationActor, patient_id: str)
     return found
 
 
-def find_by_ins(*, uow: UnitOfWork, actor: QualificationActor, matricule: str) -> PatientIdentity | None:
+def find_by_ins(*, uow: UnitOfWork, actor: IdentityActor, matricule: str) -> PatientIdentity | None:
     """Look a patient up by matricule INS (validated first: a malformed one is an error, not a miss)."""
     parsed = parse_matricule(matricule)
     row = uow.patients.by_ins(parsed.value)
@@ -175,7 +194,7 @@ def find_by_ins(*, uow: UnitOfWork, actor: QualificationActor, matricule: str) -
 def search(
     *,
     uow: UnitOfWork,
-    actor: QualificationActor,
+    actor: IdentityActor,
     birth_name: str | None = None,
     first_name: str | None = None,
     birth_date: dt.date | None = None,
@@ -199,7 +218,7 @@ def search(
     return [_to_domain(r) for r in rows]
 
 
-def collisions(*, uow: UnitOfWork, actor: QualificationActor, patient_id: str) -> list[Collision]:
+def collisions(*, uow: UnitOfWork, actor: IdentityActor, patient_id: str) -> list[Collision]:
     """Other records that may be the same person as ``patient_id``."""
     row = _row_or_raise(uow, patient_id)
     audit.record(uow=uow, actor=actor, action="identity.collisions", patient_id=row.id)
@@ -213,7 +232,7 @@ def _differences(local: Traits, reference: Traits) -> tuple[str, ...]:
 def retrieve_ins(
     *,
     uow: UnitOfWork,
-    actor: QualificationActor,
+    actor: IdentityActor,
     insi: InsiClient,
     patient_id: str,
     carte_vitale: CarteVitaleRead | None = None,
@@ -299,7 +318,7 @@ def _last_insi_was_perfect(uow: UnitOfWork, patient_id: str) -> bool:
 def record_document_check(
     *,
     uow: UnitOfWork,
-    actor: QualificationActor,
+    actor: IdentityActor,
     patient_id: str,
     document_type: IdDocumentType,
     note: str | None = None,
@@ -316,7 +335,7 @@ def record_document_check(
 
 
 def attest_exception(
-    *, uow: UnitOfWork, actor: QualificationActor, patient_id: str, note: str | None = None
+    *, uow: UnitOfWork, actor: IdentityActor, patient_id: str, note: str | None = None
 ) -> PatientIdentity:
     """Exception procedure: a doctor who personally knows the patient qualifies after a perfect INSi match."""
     return _apply_evidence(
@@ -334,12 +353,13 @@ def _move(
     row: PatientRow,
     *,
     evidence: Evidence,
-    actor: QualificationActor,
+    actor: IdentityActor,
     document_type: IdDocumentType | None = None,
     perfect_insi_match: bool = False,
     note: str | None = None,
 ) -> str:
     """Apply one status transition to ``row`` (the rules decide); return the status it had before."""
+    actor = qualification_actor(actor)
     current = _to_domain(row)
     now = uow.clock.now()
     step = transition(
@@ -361,7 +381,7 @@ def _move(
 def _apply_evidence(
     *,
     uow: UnitOfWork,
-    actor: QualificationActor,
+    actor: IdentityActor,
     patient_id: str,
     evidence: Evidence,
     document_type: IdDocumentType | None = None,
@@ -396,7 +416,7 @@ def _apply_evidence(
 def change_traits(
     *,
     uow: UnitOfWork,
-    actor: QualificationActor,
+    actor: IdentityActor,
     patient_id: str,
     traits: Traits,
     document_type: IdDocumentType | None = None,
@@ -445,7 +465,7 @@ def change_traits(
 
 
 def merge(
-    *, uow: UnitOfWork, actor: QualificationActor, survivor_id: str, absorbed_id: str, note: str | None = None
+    *, uow: UnitOfWork, actor: IdentityActor, survivor_id: str, absorbed_id: str, note: str | None = None
 ) -> PatientIdentity:
     """Merge a duplicate into the surviving record; both histories stay, the duplicate points to the survivor."""
     if actor.kind not in (ActorKind.PROFESSIONAL, ActorKind.SECRETARIAT):
@@ -496,7 +516,7 @@ class HistoryEntry:
     detail: dict[str, Any] | None
 
 
-def history(*, uow: UnitOfWork, actor: QualificationActor, patient_id: str) -> list[HistoryEntry]:
+def history(*, uow: UnitOfWork, actor: IdentityActor, patient_id: str) -> list[HistoryEntry]:
     """The identity's history, including the histories of every record merged into it."""
     row = _row_or_raise(uow, patient_id)
     ids = [row.id, *uow.patients.merged_into(row.id)]

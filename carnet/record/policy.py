@@ -1,118 +1,55 @@
 """The one place where the record asks whether an actor may act on a patient's documents.
 
-Every record service calls :func:`authorize` before touching a patient's documents and :func:`may_see` to
-filter listings. The access-control issue replaces the interim rules below with the pure decision function
-(matrix, care team, consent, oppositions, emergency access); the call sites stay.
-
-Interim rules: professionals read what is not hidden from them (or what they wrote); secretariat staff
-deposit but never read clinical documents; the holder reads their own record except what is held back until
-an announcement consultation; only the holder hides or shows; only the author holds back or releases;
-deposits need a qualified identity.
+It maps record operations to access actions and goes through :func:`carnet.access.service.enforce`
+(refusals traced and raised) or, to filter a listing, through the pure decision for each document; no other
+code path of the record reads or writes patient documents for an actor.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from carnet.audit.store import AuditRow
-from carnet.errors import Forbidden
-from carnet.identity.status import ActorKind, IdentityStatus, QualificationActor, may_share
+from carnet.access import service as access
+from carnet.access.model import Action, Actor, Context, DocumentFacts, PatientFacts
 
 if TYPE_CHECKING:
+    from carnet.identity.store import PatientRow
     from carnet.record.store import DocumentRow
     from carnet.storage.uow import UnitOfWork
 
-
-class Action(StrEnum):
-    DEPOSIT = "deposit"
-    READ = "read"
-    LIST = "list"
-    HIDE = "hide"
-    SHOW = "show"
-    HOLD_BACK = "hold_back"
-    RELEASE = "release"
-    REPRESENTATIVES = "representatives"
-    DELETE = "delete"
-
-
-def _is_holder(actor: QualificationActor, patient_id: str) -> bool:
-    return actor.kind is ActorKind.PATIENT and actor.id == patient_id
-
-
-def _is_author(actor: QualificationActor, row: DocumentRow) -> bool:
-    return actor.kind is ActorKind.PROFESSIONAL and actor.id == row.author_id
-
-
-def may_see(actor: QualificationActor, patient_id: str, row: DocumentRow) -> bool:
-    """Whether ``row`` exists at all for ``actor`` (hidden documents leave no trace)."""
-    if actor.kind is ActorKind.SYSTEM:
-        return True
-    if _is_holder(actor, patient_id):
-        return not row.invisible_to_patient
-    if actor.kind is ActorKind.PROFESSIONAL:
-        return not row.hidden_from_professionals or _is_author(actor, row)
-    return False
-
-
-def refusal(
-    actor: QualificationActor,
-    action: Action,
-    patient_id: str,
-    status: IdentityStatus,
-    row: DocumentRow | None,
-) -> str | None:
-    """The reason ``actor`` may not do ``action``, or None when allowed."""
-    holder = _is_holder(actor, patient_id)
-    if actor.kind is ActorKind.PATIENT and not holder:
-        return "un patient n'accède qu'à son propre dossier"
-    if action is Action.DEPOSIT:
-        if not may_share(status):
-            return "l'identité du patient n'est pas qualifiée : aucun document ne peut être partagé"
-        return None
-    if actor.kind is ActorKind.SECRETARIAT and action in (Action.READ, Action.LIST):
-        return "le secrétariat peut déposer pour un professionnel mais ne consulte pas les documents médicaux"
-    if row is not None and not may_see(actor, patient_id, row):
-        return "document introuvable"
-    if action in (Action.HIDE, Action.SHOW) and not (holder or actor.kind is ActorKind.SYSTEM):
-        return "seul le titulaire masque ou démasque un document aux professionnels"
-    if action in (Action.HOLD_BACK, Action.RELEASE) and not (
-        row is not None and (_is_author(actor, row) or actor.kind is ActorKind.SYSTEM)
-    ):
-        return "seul l'auteur retient un document avant la consultation d'annonce ou le rend visible"
-    if action in (Action.DELETE, Action.REPRESENTATIVES) and not (
-        holder or actor.kind is ActorKind.SYSTEM or (row is not None and _is_author(actor, row))
-    ):
-        return "seuls le titulaire et l'auteur peuvent faire cela"
-    return None
+__all__ = ["Action", "Filter", "authorize", "facts_of_new_document"]
 
 
 def authorize(
     *,
     uow: UnitOfWork,
-    actor: QualificationActor,
+    actor: Actor,
     action: Action,
-    patient_id: str,
-    status: IdentityStatus,
+    patient: PatientRow,
     row: DocumentRow | None = None,
-) -> None:
-    """Raise :class:`Forbidden` (and trace the refusal at once) unless ``actor`` may do ``action``."""
-    reason = refusal(actor, action, patient_id, status, row)
-    if reason is None:
-        return
-    uow.append_audit_now(
-        AuditRow(
-            at=uow.clock.now(),
-            actor_kind=actor.kind.value,
-            actor_id=actor.id,
-            action=f"document.{action.value}",
-            patient_id=patient_id,
-            outcome="denied",
-            detail={"reason": reason, "document": row.id if row is not None else None},
-        )
-    )
-    if reason == "document introuvable":
-        from carnet.errors import NotFound
+    document: DocumentFacts | None = None,
+    ctx: Context | None = None,
+) -> access.Access:
+    """Enforce the decision for one operation; returns the allowed decision for the audit entry."""
+    facts = document or (access.document_facts(row) if row is not None else None)
+    return access.enforce(uow=uow, actor=actor, action=action, patient=patient, document=facts, ctx=ctx)
 
-        raise NotFound(reason, field="document")
-    raise Forbidden(reason)
+
+def facts_of_new_document(*, type_code: str, class_code: str, author_id: str, author_kind: str) -> DocumentFacts:
+    """The facts of a document being deposited (it has no entry id yet)."""
+    return DocumentFacts(id="(nouveau)", type_code=type_code, class_code=class_code, author_id=author_id,
+                         author_kind=author_kind)  # type: ignore[arg-type]  # fmt: skip
+
+
+class Filter:
+    """Per-document visibility for a listing: the decision for each entry, without tracing each refusal."""
+
+    def __init__(self, *, uow: UnitOfWork, actor: Actor, facts: PatientFacts, ctx: Context) -> None:
+        self.uow, self.actor, self.facts, self.ctx = uow, actor, facts, ctx
+
+    def allows(self, row: DocumentRow) -> bool:
+        decision = access.evaluate(
+            uow=self.uow, actor=self.actor, action=Action.READ, facts=self.facts, document=access.document_facts(row),
+            ctx=self.ctx,
+        )  # fmt: skip
+        return decision.allowed

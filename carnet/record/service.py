@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any, cast
 
+from carnet.access import service as access
+from carnet.access.model import Actor, ActorKind, DocumentFacts
 from carnet.audit import service as audit
 from carnet.errors import Conflict, DocumentRejected, NotFound
-from carnet.identity.status import ActorKind, IdentityStatus, QualificationActor
 from carnet.identity.store import PatientRow
 from carnet.record import cda, render
 from carnet.record.model import (
@@ -22,9 +24,8 @@ from carnet.record.model import (
     DocumentEntry,
     DocumentMetadata,
     DocumentStatus,
-    duplicate_key,
 )
-from carnet.record.policy import Action, authorize, may_see
+from carnet.record.policy import Action, Filter, authorize, facts_of_new_document
 from carnet.record.store import DocumentFilters, DocumentRow
 from carnet.record.valuesets import class_for_type, value_sets
 from carnet.storage.uow import UnitOfWork
@@ -320,7 +321,7 @@ def _patient_or_raise(uow: UnitOfWork, patient_id: str) -> PatientRow:
 def deposit(
     *,
     uow: UnitOfWork,
-    actor: QualificationActor,
+    actor: Actor,
     patient_id: str,
     content: bytes,
     mime_type: str = "text/xml",
@@ -332,16 +333,29 @@ def deposit(
 ) -> DepositResult:
     """Deposit one document: checked, content in the blob store and entry in the database, nothing half-done."""
     patient = _patient_or_raise(uow, patient_id)
-    authorize(uow=uow, actor=actor, action=Action.DEPOSIT, patient_id=patient.id, status=IdentityStatus(patient.status))
     checked = check_document(content, mime_type=mime_type, metadata=metadata, max_bytes=max_bytes)
+    granted = None
+    if checked.metadata is not None:
+        granted = authorize(
+            uow=uow,
+            actor=actor,
+            action=Action.REPLACE if replaces else Action.DEPOSIT,
+            patient=patient,
+            document=facts_of_new_document(
+                type_code=checked.metadata.type_code,
+                class_code=checked.metadata.class_code,
+                author_id=checked.metadata.author.id,
+                author_kind=checked.metadata.author_kind.value,
+            ),
+        )
     problems = list(checked.errors)
     if checked.header is not None:
         problems += _patient_problems(checked.header, patient)
-    if actor.kind is ActorKind.PATIENT and checked.metadata and checked.metadata.author_kind is not AuthorKind.PATIENT:
+    if actor.kind == ActorKind.PATIENT and checked.metadata and checked.metadata.author_kind is not AuthorKind.PATIENT:
         problems.append(
             Problem("author_kind", "un document déposé par le patient a le patient pour auteur", "authorKind")
         )
-    if mime_type not in CDA_MIME_TYPES and actor.kind is not ActorKind.PATIENT:
+    if mime_type not in CDA_MIME_TYPES and actor.kind != ActorKind.PATIENT:
         problems.append(
             Problem(
                 "cda_required",
@@ -349,7 +363,7 @@ def deposit(
                 "mimeType",
             )
         )
-    if problems or checked.metadata is None:
+    if problems or checked.metadata is None or granted is None:
         raise _reject(problems or [Problem("unreadable", "document illisible", "content")])
     meta = replace(
         checked.metadata,
@@ -451,6 +465,7 @@ def deposit(
         action="document.deposit",
         patient_id=patient.id,
         detail={"document": row.id, "unique_id": row.unique_id, "type": row.type_code, "replaces": row.replaces_id},
+        **granted.audit_kwargs(),
     )
     uow.flush()
     warnings = tuple(p for p in checked.problems if p.severity != "error") + tuple(extra_warnings)
@@ -460,18 +475,40 @@ def deposit(
 # --- reading --------------------------------------------------------------------------------------------------
 
 
-def _flag_duplicates(rows: list[DocumentRow]) -> set[str]:
+def _flag_duplicates(rows: Sequence[Any]) -> set[str]:
+    """Ids of the current entries sharing their :func:`duplicate_key` with another one.
+
+    The key is read from the columns (the rule of :func:`duplicate_key`: type, author, service date, else
+    creation date) rather than from ``_metadata(row)``: building the metadata of every entry of a listing
+    cost more than the rest of the rule.
+    """
     seen: dict[tuple[str, str, dt.date], list[str]] = {}
     for r in rows:
         if r.status == DocumentStatus.CURRENT.value:
-            seen.setdefault(duplicate_key(_metadata(r)), []).append(r.id)
+            when = r.service_start or r.creation_time
+            seen.setdefault((r.type_code, r.author_id, when.date()), []).append(r.id)
     return {i for ids in seen.values() if len(ids) > 1 for i in ids}
+
+
+# What a listing reads of every matching entry: the facts the access decision is made on
+# (access.document_facts) and what probable duplicates are found by. Only the page is loaded in full.
+_LISTING_COLUMNS = tuple(
+    dict.fromkeys(
+        [*(f.name for f in fields(DocumentFacts)), "status", "type_code", "author_id", "service_start", "creation_time"]
+    )
+)
+
+
+def _listing_filter(uow: UnitOfWork, actor: Actor, patient: PatientRow, *, action: Action = Action.LIST) -> Filter:
+    facts = access.facts_for(uow, patient)
+    granted = authorize(uow=uow, actor=actor, action=action, patient=patient)
+    return Filter(uow=uow, actor=actor, facts=facts, ctx=granted.context)
 
 
 def list_documents(
     *,
     uow: UnitOfWork,
-    actor: QualificationActor,
+    actor: Actor,
     patient_id: str,
     filters: DocumentFilters | None = None,
     sort: str = "-date",
@@ -480,14 +517,14 @@ def list_documents(
 ) -> DocumentPage:
     """The patient's documents the actor may see, filtered, sorted and paged; probable duplicates flagged."""
     patient = _patient_or_raise(uow, patient_id)
-    authorize(uow=uow, actor=actor, action=Action.LIST, patient_id=patient.id, status=IdentityStatus(patient.status))
-    rows = [
-        r
-        for r in uow.documents.matching(patient.id, filters or DocumentFilters(), sort=sort)
-        if may_see(actor, patient.id, r)
-    ]
+    visible = _listing_filter(uow, actor, patient)
+    found = uow.documents.matching_columns(patient.id, filters or DocumentFilters(), _LISTING_COLUMNS, sort=sort)
+    # A summary row carries every attribute the access decision reads (_LISTING_COLUMNS).
+    rows = [r for r in found if visible.allows(cast(DocumentRow, r))]
     duplicates = _flag_duplicates(rows)
-    page = rows[offset : offset + limit]
+    # The page in full; decided again on the full rows, in case one changed since the first statement (another
+    # transaction may commit in between on PostgreSQL): a document hidden meanwhile is never shown.
+    page = [r for r in uow.documents.by_ids([r.id for r in rows[offset : offset + limit]]) if visible.allows(r)]
     audit.record(
         uow=uow, actor=actor, action="document.list", patient_id=patient.id, detail={"returned": [r.id for r in page]}
     )
@@ -497,7 +534,7 @@ def list_documents(
 def search_documents(
     *,
     uow: UnitOfWork,
-    actor: QualificationActor,
+    actor: Actor,
     patient_id: str,
     query: str,
     filters: DocumentFilters | None = None,
@@ -505,9 +542,9 @@ def search_documents(
 ) -> DocumentPage:
     """Full-text search in the patient's documents (accent- and case-insensitive, ranked), with filters."""
     patient = _patient_or_raise(uow, patient_id)
-    authorize(uow=uow, actor=actor, action=Action.LIST, patient_id=patient.id, status=IdentityStatus(patient.status))
+    visible = _listing_filter(uow, actor, patient, action=Action.SEARCH)
     hits = [r for r, _rank in uow.documents.search(patient.id, query, filters or DocumentFilters())]
-    rows = [r for r in hits if may_see(actor, patient.id, r)]
+    rows = [r for r in hits if visible.allows(r)]
     audit.record(
         uow=uow,
         actor=actor,
@@ -519,7 +556,7 @@ def search_documents(
 
 
 def grouped_by_class(
-    *, uow: UnitOfWork, actor: QualificationActor, patient_id: str, filters: DocumentFilters | None = None
+    *, uow: UnitOfWork, actor: Actor, patient_id: str, filters: DocumentFilters | None = None
 ) -> list[tuple[str, str, list[DocumentEntry]]]:
     """The visible documents grouped by class, with the French label of each class."""
     page = list_documents(uow=uow, actor=actor, patient_id=patient_id, filters=filters, limit=10_000)
@@ -537,16 +574,14 @@ def _document_or_raise(uow: UnitOfWork, entry_id: str) -> DocumentRow:
     return row
 
 
-def _checked_row(uow: UnitOfWork, actor: QualificationActor, entry_id: str, action: Action) -> DocumentRow:
+def _checked_row(uow: UnitOfWork, actor: Actor, entry_id: str, action: Action) -> DocumentRow:
     row = _document_or_raise(uow, entry_id)
     patient = _patient_or_raise(uow, row.patient_id)
-    authorize(
-        uow=uow, actor=actor, action=action, patient_id=patient.id, status=IdentityStatus(patient.status), row=row
-    )
+    authorize(uow=uow, actor=actor, action=action, patient=patient, row=row)
     return row
 
 
-def get_document(*, uow: UnitOfWork, actor: QualificationActor, entry_id: str) -> DocumentEntry:
+def get_document(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> DocumentEntry:
     """One entry's metadata (entry id or unique id)."""
     row = _checked_row(uow, actor, entry_id, Action.READ)
     audit.record(
@@ -555,7 +590,7 @@ def get_document(*, uow: UnitOfWork, actor: QualificationActor, entry_id: str) -
     return _entry(row)
 
 
-def get_content(*, uow: UnitOfWork, actor: QualificationActor, entry_id: str) -> tuple[DocumentEntry, bytes]:
+def get_content(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> tuple[DocumentEntry, bytes]:
     """The original bytes of a document (verified against its SHA-256)."""
     row = _checked_row(uow, actor, entry_id, Action.READ)
     data = uow.blobs.get(row.sha256)
@@ -566,7 +601,7 @@ def get_content(*, uow: UnitOfWork, actor: QualificationActor, entry_id: str) ->
 def render_document(
     *,
     uow: UnitOfWork,
-    actor: QualificationActor,
+    actor: Actor,
     entry_id: str,
     pdf_url: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -583,9 +618,7 @@ def render_document(
 # --- visibility and lifecycle ---------------------------------------------------------------------------------
 
 
-def _change(
-    *, uow: UnitOfWork, actor: QualificationActor, entry_id: str, action: Action, changes: dict[str, Any]
-) -> DocumentEntry:
+def _change(*, uow: UnitOfWork, actor: Actor, entry_id: str, action: Action, changes: dict[str, Any]) -> DocumentEntry:
     row = _checked_row(uow, actor, entry_id, action)
     now = uow.clock.now()
     for name, value in changes.items():
@@ -602,48 +635,46 @@ def _change(
     return _entry(row)
 
 
-def hide_from_professionals(*, uow: UnitOfWork, actor: QualificationActor, entry_id: str) -> DocumentEntry:
+def hide_from_professionals(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> DocumentEntry:
     """The holder hides a document from professionals (except its author)."""
     return _change(
         uow=uow, actor=actor, entry_id=entry_id, action=Action.HIDE, changes={"hidden_from_professionals": True}
     )
 
 
-def show_to_professionals(*, uow: UnitOfWork, actor: QualificationActor, entry_id: str) -> DocumentEntry:
+def show_to_professionals(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> DocumentEntry:
     """The holder shows a hidden document to professionals again."""
     return _change(
         uow=uow, actor=actor, entry_id=entry_id, action=Action.SHOW, changes={"hidden_from_professionals": False}
     )
 
 
-def hold_back_from_patient(*, uow: UnitOfWork, actor: QualificationActor, entry_id: str) -> DocumentEntry:
+def hold_back_from_patient(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> DocumentEntry:
     """The author holds a document back from the patient until the announcement consultation."""
     return _change(
         uow=uow, actor=actor, entry_id=entry_id, action=Action.HOLD_BACK, changes={"invisible_to_patient": True}
     )
 
 
-def release_to_patient(*, uow: UnitOfWork, actor: QualificationActor, entry_id: str) -> DocumentEntry:
+def release_to_patient(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> DocumentEntry:
     """The author releases a held-back document: the patient sees it from now on."""
     return _change(
         uow=uow, actor=actor, entry_id=entry_id, action=Action.RELEASE, changes={"invisible_to_patient": False}
     )
 
 
-def set_invisible_to_representatives(
-    *, uow: UnitOfWork, actor: QualificationActor, entry_id: str, invisible: bool
-) -> DocumentEntry:
+def set_invisible_to_representatives(*, uow: UnitOfWork, actor: Actor, entry_id: str, invisible: bool) -> DocumentEntry:
     """Make a document invisible (or visible again) to the holder's legal representatives."""
     return _change(
         uow=uow,
         actor=actor,
         entry_id=entry_id,
-        action=Action.REPRESENTATIVES,
+        action=Action.SET_REPRESENTATIVE_VISIBILITY,
         changes={"invisible_to_representatives": invisible},
     )
 
 
-def delete(*, uow: UnitOfWork, actor: QualificationActor, entry_id: str) -> DocumentEntry:
+def delete(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> DocumentEntry:
     """Logical deletion by the holder or the author: the entry and its content are kept for the retention period."""
     row = _checked_row(uow, actor, entry_id, Action.DELETE)
     if row.status == DocumentStatus.DELETED.value:

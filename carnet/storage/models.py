@@ -1,5 +1,6 @@
 """Every table of the platform, imported so that Alembic and ``create_all`` see one metadata."""
 
+from carnet.access import store as _access_store  # noqa: F401
 from carnet.audit import store as _audit_store  # noqa: F401
 from carnet.identity import store as _identity_store  # noqa: F401
 from carnet.record import store as _record_store  # noqa: F401

@@ -7,7 +7,8 @@ from types import TracebackType
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from carnet.audit.store import AuditRepository, AuditRow
+from carnet.access.store import AccessRepository
+from carnet.audit.store import AuditRepository, AuditRow, append_entry, holds_chain
 from carnet.clock import Clock
 from carnet.errors import DatabaseUnavailable
 from carnet.identity.store import PatientRepository
@@ -22,12 +23,14 @@ class UnitOfWork:
     patients: PatientRepository
     audit: AuditRepository
     documents: DocumentRepository
+    access: AccessRepository
 
     def __init__(self, session_factory: sessionmaker[Session], *, clock: Clock, blobs: BlobStore) -> None:
         self._session_factory = session_factory
         self.clock = clock
         self.blobs = blobs
         self._active = False
+        self._refusals: list[AuditRow] = []
 
     def __enter__(self) -> UnitOfWork:
         if self._active:
@@ -36,6 +39,7 @@ class UnitOfWork:
         self.patients = PatientRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.documents = DocumentRepository(self.session)
+        self.access = AccessRepository(self.session)
         self._active = True
         return self
 
@@ -45,6 +49,7 @@ class UnitOfWork:
         # close() rolls back whatever was not committed and detaches the objects without expiring them.
         self.session.close()
         self._active = False
+        self._write_refusals()
 
     def flush(self) -> None:
         self.session.flush()
@@ -55,13 +60,42 @@ class UnitOfWork:
         except OperationalError as exc:
             self.session.rollback()
             raise DatabaseUnavailable(f"l'écriture n'a pas pu être enregistrée : {exc.orig}") from exc
+        finally:
+            self._write_refusals()
 
     def rollback(self) -> None:
         self.session.rollback()
+        self._write_refusals()
 
     def append_audit_now(self, row: AuditRow) -> None:
-        """Commit an audit entry at once in its own transaction: a refused attempt is traced even though
-        the unit of work that tried it is rolled back."""
+        """Commit an audit entry in its own transaction: a refused attempt is traced even though the unit of
+        work that tried it is rolled back.
+
+        If this unit of work already holds the lock the entry needs (it wrote to the SQLite database, or it
+        appended to the same patient's chain on PostgreSQL), writing now from another connection would wait for
+        this very transaction: the entry is then written as soon as this unit of work commits or rolls back.
+        """
+        if self._would_wait_for_itself(row):
+            self._refusals.append(row)
+            return
+        self._write_own_transaction([row])
+
+    def _would_wait_for_itself(self, row: AuditRow) -> bool:
+        if not self._active or not self.session.in_transaction():
+            return False
+        connection = self.session.connection()
+        if connection.dialect.name == "sqlite":
+            # pysqlite opens the database transaction (and takes the write lock) with the first write only.
+            return bool(getattr(connection.connection.dbapi_connection, "in_transaction", True))
+        return holds_chain(self.session, row.patient_id)
+
+    def _write_own_transaction(self, rows: list[AuditRow]) -> None:
         with self._session_factory() as session:
-            session.add(row)
+            for row in rows:
+                append_entry(session, row)
             session.commit()
+
+    def _write_refusals(self) -> None:
+        rows, self._refusals = self._refusals, []
+        if rows:
+            self._write_own_transaction(rows)

@@ -9,11 +9,20 @@ from sqlalchemy import select
 
 from carnet.bootstrap import Platform
 from carnet.errors import DocumentRejected, Forbidden
-from carnet.identity.status import ActorKind, QualificationActor
 from carnet.record import service as record
 from carnet.record.model import Author, AuthorKind, DocumentMetadata
 from carnet.record.store import DocumentRow
-from tests.builders import DR_HOUSE, FRONT_DESK, NURSE_JOY, example, minimal_pdf, patient_as, qualified_patient
+from tests.builders import (
+    DR_HOUSE,
+    FRONT_DESK,
+    NURSE_JOY,
+    author_of,
+    example,
+    in_care_team,
+    minimal_pdf,
+    patient_as,
+    qualified_patient,
+)
 from tests.integration.test_record_service import SYSTEM, deposit
 
 VSM = "VSM_1.4_2022.01.xml"
@@ -21,7 +30,9 @@ VSM = "VSM_1.4_2022.01.xml"
 
 @pytest.fixture
 def dominique_id(platform: Platform) -> str:
-    return qualified_patient(platform)
+    patient_id = qualified_patient(platform)
+    in_care_team(platform, patient_id, DR_HOUSE)
+    return patient_id
 
 
 def rows(platform: Platform) -> int:
@@ -126,10 +137,12 @@ def test_probable_duplicates_are_flagged_in_listings(platform: Platform, dominiq
 
 
 def test_secretariat_deposits_but_does_not_read(platform: Platform, dominique_id: str) -> None:
-    result = deposit(platform, dominique_id, example(VSM), actor=FRONT_DESK)
+    assistant = replace(FRONT_DESK, acting_for="801234567897")  # the author of the VSM example
+    in_care_team(platform, dominique_id, author_of("801234567897"))
+    result = deposit(platform, dominique_id, example(VSM), actor=assistant)
     assert result.created
     with platform.uow() as uow, pytest.raises(Forbidden, match="secrétariat"):
-        record.get_content(uow=uow, actor=FRONT_DESK, entry_id=result.entry.id)
+        record.get_content(uow=uow, actor=assistant, entry_id=result.entry.id)
 
 
 def test_invisible_to_representatives_is_set_by_the_holder(platform: Platform, dominique_id: str) -> None:
@@ -146,7 +159,7 @@ def test_invisible_to_representatives_is_set_by_the_holder(platform: Platform, d
 
 def test_another_patient_cannot_read_this_record(platform: Platform, dominique_id: str) -> None:
     doc = deposit(platform, dominique_id, example(VSM))
-    stranger = QualificationActor(kind=ActorKind.PATIENT, profession_code=None, id="someone-else")
+    stranger = replace(patient_as(dominique_id), id="someone-else")
     with platform.uow() as uow, pytest.raises(Forbidden, match="propre dossier"):
         record.get_content(uow=uow, actor=stranger, entry_id=doc.entry.id)
 

@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
+from carnet.access.model import Actor
 from carnet.audit.store import AuditRow
 from carnet.bootstrap import Platform
 from carnet.errors import Conflict, DocumentRejected, Forbidden, NotFound
-from carnet.identity.status import ActorKind, QualificationActor
 from carnet.record import service as record
 from carnet.record.model import Author, AuthorKind, DocumentMetadata, DocumentStatus
 from carnet.record.store import DocumentFilters, DocumentRow
@@ -18,14 +18,17 @@ from tests.builders import (
     CDA_EXAMPLES,
     DR_HOUSE,
     FRONT_DESK,
+    PLATFORM,
+    author_of,
     dominique,
     example,
+    in_care_team,
     minimal_pdf,
     patient_as,
     qualified_patient,
 )
 
-SYSTEM = QualificationActor(kind=ActorKind.SYSTEM, profession_code=None, id="import")
+SYSTEM = PLATFORM
 DOMINIQUE_EXAMPLES = sorted(p.name for p in CDA_EXAMPLES.glob("*.xml") if not p.name.startswith("eDISP"))
 TYPES = {
     "BIO-CR-BIO_2021.01_Microbiologie_V1.xml": "11502-2",
@@ -44,7 +47,10 @@ TYPES = {
 
 @pytest.fixture
 def dominique_id(platform: Platform) -> str:
-    return qualified_patient(platform)
+    """The example patient, qualified, with her doctor in her care team."""
+    patient_id = qualified_patient(platform)
+    in_care_team(platform, patient_id, DR_HOUSE)
+    return patient_id
 
 
 def deposit(platform: Platform, patient_id: str, content: bytes, **kwargs: object) -> record.DepositResult:
@@ -60,7 +66,7 @@ def deposit(platform: Platform, patient_id: str, content: bytes, **kwargs: objec
     return result
 
 
-def listing(platform: Platform, actor: QualificationActor, patient_id: str, **filters: object) -> list[str]:
+def listing(platform: Platform, actor: Actor, patient_id: str, **filters: object) -> list[str]:
     with platform.uow() as uow:
         page = record.list_documents(uow=uow, actor=actor, patient_id=patient_id, filters=DocumentFilters(**filters))  # type: ignore[arg-type]
         uow.commit()
@@ -171,7 +177,8 @@ def test_a_document_held_back_until_the_announcement_is_released_by_its_author(
     platform: Platform, dominique_id: str
 ) -> None:
     doc = deposit(platform, dominique_id, example("BIO-CR-BIO_2024.01_TSH_1.xml"), invisible_to_patient=True)
-    author = QualificationActor(kind=ActorKind.PROFESSIONAL, profession_code="10", id=doc.entry.metadata.author.id)
+    author = author_of(doc.entry.metadata.author.id)
+    in_care_team(platform, dominique_id, author)
     holder = patient_as(dominique_id)
     assert listing(platform, holder, dominique_id) == []
     with platform.uow() as uow, pytest.raises(Forbidden, match="auteur"):

@@ -1,0 +1,367 @@
+"""Gathering the facts, enforcing the decision, and the holder's management of access.
+
+``enforce`` is the only way the record services ask for access: it loads the patient's facts, calls the pure
+:func:`carnet.access.decide.decide`, records a refusal at once (in its own transaction, so it survives the
+rollback of the refused unit of work) and raises; an allowed decision is returned so that the caller records
+it with the action it traces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from carnet.access.decide import decide
+from carnet.access.model import (
+    Action,
+    Actor,
+    CareTeamMember,
+    Consent,
+    Context,
+    Decision,
+    DocumentFacts,
+    Grant,
+    Mode,
+    PatientFacts,
+    SpaceStatus,
+)
+from carnet.access.store import (
+    AccessProfileRow,
+    CareTeamRow,
+    ConsentRow,
+    GrantRow,
+    OppositionRow,
+    RepresentativeRow,
+)
+from carnet.audit import service as audit
+from carnet.errors import Forbidden, NotFound, ValidationError
+from carnet.identity.status import IdentityStatus
+
+if TYPE_CHECKING:
+    from carnet.identity.store import PatientRow
+    from carnet.storage.uow import UnitOfWork
+
+# Reason codes under which a professional must not even learn that the document exists.
+_NO_TRACE = frozenset({"hidden_by_holder", "invisible_to_patient", "invisible_to_representatives"})
+
+
+def _age(born: dt.date, today: dt.date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def facts_for(uow: UnitOfWork, patient: PatientRow) -> PatientFacts:
+    """Everything the holder decided, as of now."""
+    repo = uow.access
+    profile = repo.profile(patient.id)
+    traitant = profile.medecin_traitant_id if profile else None
+    team = tuple(
+        CareTeamMember(
+            professional_id=m.professional_id,
+            informed_at=m.informed_at,
+            refused_at=m.refused_at,
+            is_medecin_traitant=m.professional_id == traitant,
+        )
+        for m in repo.care_team(patient.id)
+    )
+    if traitant and traitant not in {m.professional_id for m in team}:
+        team += (CareTeamMember(professional_id=traitant, is_medecin_traitant=True),)
+    oppositions = repo.oppositions(patient.id)
+    return PatientFacts(
+        patient_id=patient.id,
+        identity_status=IdentityStatus(patient.status),
+        space_status=SpaceStatus(profile.space_status) if profile else SpaceStatus.OPEN,
+        care_team=team,
+        consents=tuple(
+            Consent(professional_id=c.professional_id, given_at=c.given_at, expires_at=c.expires_at)
+            for c in repo.consents(patient.id)
+        ),
+        blocked_professionals=frozenset(o.target_id for o in oppositions if o.target_kind == "professional"),
+        blocked_organisations=frozenset(o.target_id for o in oppositions if o.target_kind == "organisation"),
+        emergency_refused=profile.emergency_refused if profile else False,
+        grants=tuple(
+            Grant(
+                grantee_kind=g.grantee_kind,  # type: ignore[arg-type]
+                grantee_id=g.grantee_id,
+                can_read=g.can_read,
+                can_write=g.can_write,
+                class_codes=frozenset(g.class_codes),
+                valid_from=g.valid_from,
+                valid_until=g.valid_until,
+                revoked_at=g.revoked_at,
+            )
+            for g in repo.grants(patient.id)
+        ),
+        representatives=frozenset(r.representative_id for r in repo.representatives(patient.id)),
+        is_minor=_age(patient.birth_date, uow.clock.now().date()) < 18,
+        protected_adult=profile.protected_adult if profile else False,
+    )
+
+
+def document_facts(row: Any) -> DocumentFacts:
+    """The facts of a stored document entry (``carnet.record.store.DocumentRow``)."""
+    return DocumentFacts(
+        id=row.id,
+        type_code=row.type_code,
+        class_code=row.class_code,
+        author_id=row.author_id,
+        author_kind=row.author_kind,
+        hidden_from_professionals=row.hidden_from_professionals,
+        invisible_to_patient=row.invisible_to_patient,
+        invisible_to_representatives=row.invisible_to_representatives,
+        status=row.status,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """An allowed decision with the context it was made in (the caller records both)."""
+
+    decision: Decision
+    context: Context
+
+    def audit_kwargs(self) -> dict[str, Any]:
+        return {"decision": self.decision, "mode": self.context.mode.value, "request_id": self.context.request_id}
+
+
+def context(uow: UnitOfWork, *, mode: Mode = Mode.NORMAL, justification: str | None = None,
+            request_id: str | None = None) -> Context:  # fmt: skip
+    """The decision context for now."""
+    return Context(
+        now=uow.clock.now(), mode=mode, justification=justification, request_id=request_id or audit.current_request_id()
+    )
+
+
+def evaluate(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    action: Action,
+    facts: PatientFacts,
+    document: DocumentFacts | None = None,
+    ctx: Context,
+) -> Decision:
+    """The pure decision (no enforcement, no trace): for filtering listings."""
+    return decide(actor, action, facts, document, ctx)
+
+
+def enforce(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    action: Action,
+    patient: PatientRow,
+    facts: PatientFacts | None = None,
+    document: DocumentFacts | None = None,
+    ctx: Context | None = None,
+) -> Access:
+    """Decide; on refusal trace it at once and raise (NotFound when the document must leave no trace)."""
+    ctx = ctx or context(uow)
+    facts = facts or facts_for(uow, patient)
+    decision = decide(actor, action, facts, document, ctx)
+    if decision.allowed:
+        return Access(decision=decision, context=ctx)
+    audit.record_now(
+        uow=uow,
+        actor=actor,
+        action=f"{'document' if document else 'record'}.{action.value}",
+        patient_id=patient.id,
+        detail={"document": document.id} if document else None,
+        mode=ctx.mode.value,
+        decision=decision,
+        request_id=ctx.request_id,
+    )
+    if document is not None:
+        # Whoever may not read a hidden or held-back document must not learn that it exists, whatever they tried.
+        read = decision if action == Action.READ else decide(actor, Action.READ, facts, document, ctx)
+        if not read.allowed and set(read.codes) & _NO_TRACE:
+            raise NotFound("document introuvable", field="document")
+    raise Forbidden(" ; ".join(r.fr for r in decision.reasons) or "accès refusé")
+
+
+# --- the holder's (and the professionals') management of access ------------------------------------------------
+
+
+def _patient(uow: UnitOfWork, patient_id: str) -> PatientRow:
+    row = uow.patients.get(patient_id)
+    if row is None or row.merged_into_id:
+        raise NotFound(f"patient {patient_id} introuvable", field="patient")
+    return row
+
+
+def _profile(uow: UnitOfWork, patient_id: str) -> AccessProfileRow:
+    profile = uow.access.profile(patient_id)
+    if profile is None:
+        now = uow.clock.now()
+        profile = AccessProfileRow(patient_id=patient_id, space_status="open", emergency_refused=False,
+                                   protected_adult=False, created_at=now, updated_at=now)  # fmt: skip
+        uow.access.add(profile)
+    return profile
+
+
+def _manage(uow: UnitOfWork, actor: Actor, patient_id: str, what: str, detail: dict[str, Any]) -> PatientRow:
+    patient = _patient(uow, patient_id)
+    access = enforce(uow=uow, actor=actor, action=Action.MANAGE_CONSENT, patient=patient)
+    audit.record(uow=uow, actor=actor, action=f"consent.{what}", patient_id=patient.id, detail=detail,
+                 **access.audit_kwargs())  # fmt: skip
+    return patient
+
+
+def _professional_records(
+    uow: UnitOfWork, actor: Actor, patient_id: str, what: str, detail: dict[str, Any]
+) -> PatientRow:
+    """A professional records what the patient said at a consultation (traced, not a holder setting)."""
+    patient = _patient(uow, patient_id)
+    if actor.kind.value not in ("professional", "system"):
+        raise Forbidden("seul un professionnel de santé enregistre l'information ou le consentement du patient")
+    audit.record(uow=uow, actor=actor, action=f"consent.{what}", patient_id=patient.id, detail=detail)
+    return patient
+
+
+def set_medecin_traitant(*, uow: UnitOfWork, actor: Actor, patient_id: str, professional_id: str | None) -> None:
+    """The holder declares (or clears) the médecin traitant, who is a care-team member with its own rights."""
+    _manage(uow, actor, patient_id, "medecin_traitant", {"professional": professional_id})
+    profile = _profile(uow, patient_id)
+    profile.medecin_traitant_id = professional_id
+    profile.updated_at = uow.clock.now()
+    uow.flush()
+
+
+def join_care_team(*, uow: UnitOfWork, actor: Actor, patient_id: str, informed: bool = True) -> None:
+    """A professional joins the care team, having informed the patient (presumed consent from then on)."""
+    _professional_records(uow, actor, patient_id, "care_team_join", {"professional": actor.id, "informed": informed})
+    now = uow.clock.now()
+    member = uow.access.care_team_member(patient_id, actor.id)
+    if member is None:
+        member = CareTeamRow(patient_id=patient_id, professional_id=actor.id, recorded_by=actor.id,
+                             created_at=now, updated_at=now)  # fmt: skip
+        uow.access.add(member)
+    if informed:
+        member.informed_at = now
+    member.updated_at = now
+    uow.flush()
+
+
+def refuse_care_team_member(*, uow: UnitOfWork, actor: Actor, patient_id: str, professional_id: str) -> None:
+    """The patient refuses a care-team member's access (recorded; it blocks the presumed consent)."""
+    _manage(uow, actor, patient_id, "care_team_refusal", {"professional": professional_id})
+    now = uow.clock.now()
+    member = uow.access.care_team_member(patient_id, professional_id)
+    if member is None:
+        member = CareTeamRow(patient_id=patient_id, professional_id=professional_id, recorded_by=actor.id,
+                             created_at=now, updated_at=now)  # fmt: skip
+        uow.access.add(member)
+    member.refused_at = now
+    member.updated_at = now
+    uow.flush()
+
+
+def record_consent(
+    *, uow: UnitOfWork, actor: Actor, patient_id: str, valid_for: dt.timedelta = dt.timedelta(hours=24)
+) -> None:
+    """A professional outside the care team records the patient's explicit consent for this consultation."""
+    if valid_for <= dt.timedelta(0) or valid_for > dt.timedelta(days=1):
+        raise ValidationError(
+            "un consentement vaut pour une consultation : durée entre 0 et 24 heures", field="valid_for"
+        )
+    _professional_records(
+        uow, actor, patient_id, "explicit", {"professional": actor.id, "valid_for_s": valid_for.total_seconds()}
+    )
+    now = uow.clock.now()
+    uow.access.add(ConsentRow(patient_id=patient_id, professional_id=actor.id, given_at=now, expires_at=now + valid_for,
+                              recorded_by=actor.id, created_at=now, updated_at=now))  # fmt: skip
+    uow.flush()
+
+
+def block(*, uow: UnitOfWork, actor: Actor, patient_id: str, target_kind: str, target_id: str) -> None:
+    """The holder opposes access by a professional or an establishment."""
+    if target_kind not in ("professional", "organisation"):
+        raise ValidationError("opposition à un professionnel ou à un établissement", field="target_kind")
+    _manage(uow, actor, patient_id, "opposition", {"target_kind": target_kind, "target": target_id})
+    now = uow.clock.now()
+    uow.access.add(OppositionRow(patient_id=patient_id, target_kind=target_kind, target_id=target_id,
+                                 created_at=now, updated_at=now))  # fmt: skip
+    uow.flush()
+
+
+def unblock(*, uow: UnitOfWork, actor: Actor, patient_id: str, target_id: str) -> None:
+    """The holder lifts an opposition."""
+    _manage(uow, actor, patient_id, "opposition_lifted", {"target": target_id})
+    now = uow.clock.now()
+    for o in uow.access.oppositions(patient_id):
+        if o.target_id == target_id:
+            o.lifted_at = now
+            o.updated_at = now
+    uow.flush()
+
+
+def set_emergency_refused(*, uow: UnitOfWork, actor: Actor, patient_id: str, refused: bool) -> None:
+    """The holder refuses (or accepts again) emergency access to the record."""
+    _manage(uow, actor, patient_id, "emergency_setting", {"refused": refused})
+    profile = _profile(uow, patient_id)
+    profile.emergency_refused = refused
+    profile.updated_at = uow.clock.now()
+    uow.flush()
+
+
+def set_space_status(*, uow: UnitOfWork, actor: Actor, patient_id: str, status: SpaceStatus) -> None:
+    """Open, oppose or close the space (the holder; the platform's lifecycle jobs)."""
+    _manage(uow, actor, patient_id, "space_status", {"status": status.value})
+    profile = _profile(uow, patient_id)
+    profile.space_status = status.value
+    profile.updated_at = uow.clock.now()
+    uow.flush()
+
+
+def add_grant(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    patient_id: str,
+    grantee_kind: str,
+    grantee_id: str,
+    can_read: bool,
+    can_write: bool,
+    class_codes: frozenset[str] = frozenset(),
+    valid_until: dt.datetime | None = None,
+) -> str:
+    """The holder authorises a professional, an establishment or an app (directory of grants); returns its id."""
+    if grantee_kind not in ("professional", "organisation", "app"):
+        raise ValidationError("bénéficiaire : professional, organisation ou app", field="grantee_kind")
+    if not (can_read or can_write):
+        raise ValidationError("une autorisation permet de lire et/ou d'alimenter", field="permissions")
+    now = uow.clock.now()
+    if valid_until is not None and valid_until <= now:
+        raise ValidationError("la date de fin d'une autorisation doit être future", field="valid_until")
+    _manage(uow, actor, patient_id, "grant", {"grantee": grantee_id, "kind": grantee_kind, "read": can_read,
+                                              "write": can_write, "classes": sorted(class_codes)})  # fmt: skip
+    row = GrantRow(patient_id=patient_id, grantee_kind=grantee_kind, grantee_id=grantee_id, can_read=can_read,
+                   can_write=can_write, class_codes=sorted(class_codes), valid_from=now, valid_until=valid_until,
+                   created_at=now, updated_at=now)  # fmt: skip
+    uow.access.add(row)
+    uow.flush()
+    return row.id
+
+
+def revoke_grant(*, uow: UnitOfWork, actor: Actor, patient_id: str, grant_id: str) -> None:
+    """The holder revokes a grant, at once."""
+    row = uow.access.grant(grant_id)
+    if row is None or row.patient_id != patient_id:
+        raise NotFound("autorisation introuvable", field="grant")
+    _manage(uow, actor, patient_id, "grant_revoked", {"grant": grant_id})
+    row.revoked_at = uow.clock.now()
+    row.updated_at = row.revoked_at
+    uow.flush()
+
+
+def add_representative(*, uow: UnitOfWork, actor: Actor, patient_id: str, representative_id: str, role: str) -> None:
+    """Record a legal representative (the platform, from the insurer's or the court's data)."""
+    if actor.kind.value not in ("system", "operator"):
+        raise Forbidden("les représentants légaux sont enregistrés par la plateforme")
+    patient = _patient(uow, patient_id)
+    now = uow.clock.now()
+    uow.access.add(RepresentativeRow(patient_id=patient.id, representative_id=representative_id, role=role,
+                                     created_at=now, updated_at=now))  # fmt: skip
+    audit.record(uow=uow, actor=actor, action="consent.representative", patient_id=patient.id,
+                 detail={"representative": representative_id, "role": role})  # fmt: skip
+    uow.flush()
