@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     log_sql: bool = False
     demo_data: bool = Field(default=True, description="Load the synthetic demo population on first start")
+    smtp_host: str | None = Field(default=None, description="SMTP server for notification e-mails; None: no e-mail")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "Mon espace santé <ne-pas-repondre@carnet.localhost>"
 
     @field_validator("database_url")
     @classmethod

@@ -13,10 +13,11 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, cast
 
 from carnet.access import service as access
-from carnet.access.model import Actor, ActorKind, DocumentFacts
+from carnet.access.model import Actor, ActorKind, Context, DocumentFacts
 from carnet.audit import service as audit
 from carnet.errors import Conflict, DocumentRejected, NotFound
 from carnet.identity.store import PatientRow
+from carnet.notify import service as notify
 from carnet.record import cda, render
 from carnet.record.model import (
     Author,
@@ -467,6 +468,14 @@ def deposit(
         detail={"document": row.id, "unique_id": row.unique_id, "type": row.type_code, "replaces": row.replaces_id},
         **granted.audit_kwargs(),
     )
+    if not _holder_is(actor, patient.id) and not row.invisible_to_patient:
+        notify.notify(
+            uow=uow,
+            patient_id=patient.id,
+            kind="document_replaced" if target is not None else "document_added",
+            actor_label=_label(actor),
+            detail={"document_id": row.id, "document_title": row.title},
+        )
     uow.flush()
     warnings = tuple(p for p in checked.problems if p.severity != "error") + tuple(extra_warnings)
     return DepositResult(entry=_entry(row, same=same), created=True, same_content_as=same, warnings=warnings)
@@ -499,9 +508,32 @@ _LISTING_COLUMNS = tuple(
 )
 
 
-def _listing_filter(uow: UnitOfWork, actor: Actor, patient: PatientRow, *, action: Action = Action.LIST) -> Filter:
+def _holder_is(actor: Actor, patient_id: str) -> bool:
+    return actor.kind == ActorKind.PATIENT and actor.id == patient_id
+
+
+def _label(actor: Actor) -> str:
+    return actor.name or actor.organisation_name or f"{actor.kind.value} {actor.id}"
+
+
+def _after_access(uow: UnitOfWork, actor: Actor, patient_id: str, granted: access.Access) -> None:
+    """The holder is told of a professional's first access and, at once, of every emergency access."""
+    if actor.kind != ActorKind.PROFESSIONAL:
+        return
+    if "notify_holder_emergency" in granted.decision.obligations:
+        notify.notify(uow=uow, patient_id=patient_id, kind="emergency_access", actor_label=_label(actor),
+                      detail={"reason": granted.context.justification, "professional": actor.id})  # fmt: skip
+    if notify.first_access_needed(uow, patient_id, actor.id):
+        notify.notify(uow=uow, patient_id=patient_id, kind="first_access", actor_label=_label(actor),
+                      detail={"professional": actor.id})  # fmt: skip
+
+
+def _listing_filter(
+    uow: UnitOfWork, actor: Actor, patient: PatientRow, *, action: Action = Action.LIST, ctx: Context | None = None
+) -> Filter:
     facts = access.facts_for(uow, patient)
-    granted = authorize(uow=uow, actor=actor, action=action, patient=patient)
+    granted = authorize(uow=uow, actor=actor, action=action, patient=patient, ctx=ctx)
+    _after_access(uow, actor, patient.id, granted)
     return Filter(uow=uow, actor=actor, facts=facts, ctx=granted.context)
 
 
@@ -514,10 +546,11 @@ def list_documents(
     sort: str = "-date",
     offset: int = 0,
     limit: int = 50,
+    ctx: Context | None = None,
 ) -> DocumentPage:
     """The patient's documents the actor may see, filtered, sorted and paged; probable duplicates flagged."""
     patient = _patient_or_raise(uow, patient_id)
-    visible = _listing_filter(uow, actor, patient)
+    visible = _listing_filter(uow, actor, patient, ctx=ctx)
     found = uow.documents.matching_columns(patient.id, filters or DocumentFilters(), _LISTING_COLUMNS, sort=sort)
     # A summary row carries every attribute the access decision reads (_LISTING_COLUMNS).
     rows = [r for r in found if visible.allows(cast(DocumentRow, r))]
@@ -574,11 +607,21 @@ def _document_or_raise(uow: UnitOfWork, entry_id: str) -> DocumentRow:
     return row
 
 
-def _checked_row(uow: UnitOfWork, actor: Actor, entry_id: str, action: Action) -> DocumentRow:
+def _checked_row(
+    uow: UnitOfWork, actor: Actor, entry_id: str, action: Action, ctx: Context | None = None
+) -> DocumentRow:
+    return _checked(uow, actor, entry_id, action, ctx)[0]
+
+
+def _checked(
+    uow: UnitOfWork, actor: Actor, entry_id: str, action: Action, ctx: Context | None = None
+) -> tuple[DocumentRow, access.Access]:
     row = _document_or_raise(uow, entry_id)
     patient = _patient_or_raise(uow, row.patient_id)
-    authorize(uow=uow, actor=actor, action=action, patient=patient, row=row)
-    return row
+    granted = authorize(uow=uow, actor=actor, action=action, patient=patient, row=row, ctx=ctx)
+    if action == Action.READ:
+        _after_access(uow, actor, patient.id, granted)
+    return row, granted
 
 
 def get_document(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> DocumentEntry:
@@ -590,11 +633,20 @@ def get_document(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> DocumentEnt
     return _entry(row)
 
 
-def get_content(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> tuple[DocumentEntry, bytes]:
+def get_content(
+    *, uow: UnitOfWork, actor: Actor, entry_id: str, ctx: Context | None = None
+) -> tuple[DocumentEntry, bytes]:
     """The original bytes of a document (verified against its SHA-256)."""
-    row = _checked_row(uow, actor, entry_id, Action.READ)
+    row, granted = _checked(uow, actor, entry_id, Action.READ, ctx)
     data = uow.blobs.get(row.sha256)
-    audit.record(uow=uow, actor=actor, action="document.read", patient_id=row.patient_id, detail={"document": row.id})
+    audit.record(
+        uow=uow,
+        actor=actor,
+        action="document.read",
+        patient_id=row.patient_id,
+        detail={"document": row.id},
+        **granted.audit_kwargs(),
+    )
     return _entry(row), data
 
 
@@ -679,6 +731,9 @@ def delete(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> DocumentEntry:
     row = _checked_row(uow, actor, entry_id, Action.DELETE)
     if row.status == DocumentStatus.DELETED.value:
         return _entry(row)
+    if not _holder_is(actor, row.patient_id):
+        notify.notify(uow=uow, patient_id=row.patient_id, kind="document_deleted", actor_label=_label(actor),
+                      detail={"document_id": row.id, "document_title": row.title})  # fmt: skip
     return _change(
         uow=uow,
         actor=actor,

@@ -12,6 +12,7 @@ from carnet.audit.store import AuditRepository, AuditRow, append_entry, holds_ch
 from carnet.clock import Clock
 from carnet.errors import DatabaseUnavailable
 from carnet.identity.store import PatientRepository
+from carnet.notify.store import NotificationRepository
 from carnet.record.store import DocumentRepository
 from carnet.storage.blobs import BlobStore
 
@@ -24,6 +25,7 @@ class UnitOfWork:
     audit: AuditRepository
     documents: DocumentRepository
     access: AccessRepository
+    notifications: NotificationRepository
 
     def __init__(self, session_factory: sessionmaker[Session], *, clock: Clock, blobs: BlobStore) -> None:
         self._session_factory = session_factory
@@ -40,6 +42,7 @@ class UnitOfWork:
         self.audit = AuditRepository(self.session)
         self.documents = DocumentRepository(self.session)
         self.access = AccessRepository(self.session)
+        self.notifications = NotificationRepository(self.session)
         self._active = True
         return self
 
