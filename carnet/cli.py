@@ -656,6 +656,26 @@ def doc_list(
     typer.echo(f"{page.total} document(s).")
 
 
+# --- notifications -------------------------------------------------------------------------------------------
+
+notify_app = typer.Typer(help="Notifications des titulaires : envoi des e-mails en attente.", no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.command("deliver")
+def notify_deliver(
+    limit: Annotated[int, typer.Option(help="Nombre maximal de messages envoyés")] = 100,
+) -> None:
+    """Envoyer les e-mails en attente par le relais SMTP configuré (nouvelles tentatives espacées si échec)."""
+    from carnet.notify.mailer import deliver_pending
+
+    with _platform() as platform, _errors():
+        report = deliver_pending(
+            session_factory=platform.session_factory, clock=platform.clock, settings=platform.settings, limit=limit
+        )
+    typer.echo(f"{report.sent} envoyé(s), {report.retried} à réessayer, {report.failed} en échec définitif.")
+
+
 # --- bench ---------------------------------------------------------------------------------------------------
 
 
