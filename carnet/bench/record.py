@@ -1430,8 +1430,8 @@ def _load_stage(engine: Engine, store: _Store, until: int, total: int, echo: Ech
     load_s = time.perf_counter() - started
     rows = store.position - start_position
     return {
-        "documents": rows,
-        "patients": store.patients.created - start_patients,
+        "loaded": rows,
+        "new_patients": store.patients.created - start_patients,
         "load_s": load_s,
         "generation_s": store.generation_s - start_gen,
         "rows_per_s": rows / load_s if load_s else 0.0,
@@ -1607,7 +1607,7 @@ def _bench_backend(
             bytes_used = size(engine)
             echo(
                 f"Magasin à {_n(stage)} documents ({_n(store.patients.created)} patients) : chargement de "
-                f"{_n(loaded['documents'])} documents en {loaded['load_s']:.1f} s, {_n(loaded['rows_per_s'])} "
+                f"{_n(loaded['loaded'])} documents en {loaded['load_s']:.1f} s, {_n(loaded['rows_per_s'])} "
                 f"documents/s (dont génération Python {loaded['generation_s']:.1f} s) ; "
                 + (f"VACUUM ANALYZE {analyze_s:.1f} s" if engine.dialect.name == "postgresql" else
                    f"ANALYZE {analyze_s:.1f} s, FTS5 optimize {optimize_s:.1f} s")
@@ -1737,11 +1737,12 @@ def bench_postgresql(
 
 def _growth_table(echo: Echo, label: str, stages: list[dict[str, Any]]) -> None:
     echo(f"{label} :")
-    head = ("documents", "patients", "chargement", "liste p50", "liste p95", "recherche p50", "recherche p95")
+    head = ("documents", "patients", "taille", "chargement", "liste p50", "liste p95", "recherche p50", "recherche p95")
     rows = [
         (
             _n(s["documents"]),
             _n(s["patients"]),
+            f"{_n(s['size_bytes'] / 2**20)} Mio",
             f"{_n(s['rows_per_s'])} /s",
             f"{s['list']['p50_ms']:.2f} ms",
             f"{s['list']['p95_ms']:.2f} ms",
