@@ -207,10 +207,14 @@ class DocumentRepository:
     def search(self, patient_id: str, query: str, filters: DocumentFilters) -> list[tuple[DocumentRow, float]]:
         """Entries whose text matches every word of ``query``, best first."""
         if self.dialect == "postgresql":
+            # The patient's rows first (MATERIALIZED: the planner may not merge it), then the match on them: a
+            # patient has hundreds of documents, while a common word is in a sizeable share of the whole store,
+            # and a bitmap AND with the GIN index read that word's whole posting list (20 ms at 1 M documents).
             matches = text(
-                f"SELECT document_id, ts_rank(tsv, q) AS rank "
-                f"FROM {SEARCH_TABLE}, websearch_to_tsquery('french', :q) AS q "
-                "WHERE patient_key = :p AND tsv @@ q"
+                f"WITH mine AS MATERIALIZED (SELECT document_id, tsv FROM {SEARCH_TABLE} WHERE patient_key = :p) "
+                "SELECT document_id, ts_rank(tsv, q) AS rank "
+                "FROM mine, websearch_to_tsquery('french', :q) AS q "
+                "WHERE tsv @@ q"
             )
             params = {"q": search_text(query), "p": _patient_token(patient_id)}
         else:
