@@ -7,6 +7,7 @@
     │   └── DocumentRejected       a document that cannot be deposited; ``problems`` says every reason and where
     ├── NotFound
     ├── Conflict                   the request contradicts stored state
+    ├── Unauthenticated            no valid credential (missing, expired or untrusted token)
     ├── Forbidden                  the actor may not do this
     │   └── QualificationNotAllowed
     ├── InvalidTransition          an identity status change that the rules do not allow
@@ -81,6 +82,13 @@ class Conflict(CarnetError):
     http_status = 409
 
 
+class Unauthenticated(CarnetError):
+    """The caller did not prove who they are: no token, or one that is expired, forged or from an untrusted issuer."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
 class Forbidden(CarnetError):
     code = "forbidden"
     http_status = 403
@@ -127,6 +135,7 @@ ALL_ERRORS: tuple[type[CarnetError], ...] = (
     DocumentRejected,
     NotFound,
     Conflict,
+    Unauthenticated,
     Forbidden,
     QualificationNotAllowed,
     InvalidTransition,

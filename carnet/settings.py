@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Secrets that ship with the code, fine on a laptop, refused in production (the threat: a deployment
@@ -25,6 +25,15 @@ def _mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return "**********"
+
+
+class TrustedIssuerSetting(BaseModel):
+    """An identity provider whose tokens the API accepts."""
+
+    issuer: str
+    jwks_uri: str | None = None
+    jwks: dict[str, Any] | None = None
+    audience: str | None = None
 
 
 class Environment(StrEnum):
@@ -58,6 +67,14 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     mail_from: str = "Mon espace santé <ne-pas-repondre@carnet.localhost>"
+    public_url: str = Field(default="http://127.0.0.1:8000", description="Base URL the platform is reached at")
+    api_audience: str | None = Field(default=None, description="Expected token audience; default: public_url/fhir")
+    oidc_issuers: list[TrustedIssuerSetting] = Field(
+        default_factory=list, description="Trusted OpenID Connect issuers (JSON list of {issuer, jwks_uri|jwks})"
+    )
+    dev_idp: bool = Field(default=True, description="The embedded development identity provider (not in production)")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list)")
+    rate_limit_per_minute: int = Field(default=1200, ge=0, description="Requests per client per minute; 0: none")
 
     @field_validator("database_url")
     @classmethod
@@ -76,6 +93,10 @@ class Settings(BaseSettings):
                 problems.append("CARNET_DATABASE_URL must point to PostgreSQL in production")
             if self.insi_mode == "sandbox":
                 problems.append("CARNET_INSI_MODE=sandbox is for development; use the real teleservice (soap)")
+            if not self.oidc_issuers:
+                problems.append("CARNET_OIDC_ISSUERS must list the trusted identity providers")
+            if self.dev_idp:
+                problems.append("CARNET_DEV_IDP must be false in production (the development identity provider)")
             if self.demo_data:
                 problems.append("CARNET_DEMO_DATA must be false in production (synthetic identities)")
             if problems:
@@ -96,6 +117,15 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'carnet.sqlite3').resolve()}"
 
     @property
+    def effective_audience(self) -> str:
+        return self.api_audience or f"{self.public_url.rstrip('/')}/fhir"
+
+    @property
+    def dev_idp_enabled(self) -> bool:
+        """The development identity provider runs in development and tests only, never in production."""
+        return self.dev_idp and self.env is not Environment.PRODUCTION
+
+    @property
     def effective_blob_dir(self) -> Path:
         return (self.blob_dir or self.data_dir / "blobs").resolve()
 
@@ -110,6 +140,8 @@ class Settings(BaseSettings):
                 value = str(value)
             elif isinstance(value, StrEnum):
                 value = value.value
+            elif isinstance(value, list):
+                value = [v.model_dump(exclude_none=True) if isinstance(v, BaseModel) else v for v in value]
             out[name] = value
         out["database_url"] = _mask_url(self.effective_database_url)
         out["blob_dir"] = str(self.effective_blob_dir)

@@ -1,37 +1,23 @@
-"""The FastAPI application factory (the FHIR endpoints come with the API issue)."""
+"""The FastAPI application factory: the FHIR R4 API at ``/fhir``, the development identity provider, ``/health``."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from carnet import __version__
+from carnet.api import outcome
+from carnet.api.middleware import RateLimitMiddleware, RequestIdMiddleware
+from carnet.auth.devidp import DevIdentityProvider
+from carnet.auth.tokens import TokenValidator, TrustedIssuer
 from carnet.bootstrap import Platform, bootstrap
-from carnet.errors import CarnetError
 from carnet.settings import Settings
 from carnet.storage.migrate import current_revision, head_revision
-
-# FHIR R4 IssueType for each HTTP status our errors map to; Carnet's own code goes in issue.details.
-_ISSUE_TYPE = {400: "invalid", 403: "forbidden", 404: "not-found", 409: "conflict", 422: "invalid", 503: "transient"}
-ERROR_CODE_SYSTEM = "https://carnet.example.org/fhir/CodeSystem/carnet-error"
-
-
-def operation_outcome(exc: CarnetError) -> dict[str, Any]:
-    """The FHIR R4 OperationOutcome for a domain error."""
-    issue: dict[str, Any] = {
-        "severity": "error",
-        "code": _ISSUE_TYPE.get(exc.http_status, "exception"),
-        "details": {"coding": [{"system": ERROR_CODE_SYSTEM, "code": exc.code}], "text": exc.message},
-        "diagnostics": exc.message,
-    }
-    if exc.field:
-        issue["expression"] = [exc.field]
-    return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
 def create_app(settings: Settings, *, platform: Platform | None = None) -> FastAPI:
@@ -48,10 +34,31 @@ def create_app(settings: Settings, *, platform: Platform | None = None) -> FastA
                 app.state.platform.close()
 
     app = FastAPI(title="Carnet", version=__version__, lifespan=lifespan)
-
-    @app.exception_handler(CarnetError)
-    async def _carnet_error(_: Request, exc: CarnetError) -> JSONResponse:
-        return JSONResponse(operation_outcome(exc), status_code=exc.http_status, media_type="application/fhir+json")
+    app.state.settings = settings
+    validator = TokenValidator(
+        [TrustedIssuer(issuer=i.issuer, audience=i.audience, jwks_uri=i.jwks_uri, jwks=i.jwks)
+         for i in settings.oidc_issuers],
+        audience=settings.effective_audience,
+    )  # fmt: skip
+    app.state.dev_idp = None
+    if settings.dev_idp_enabled:
+        app.state.dev_idp = DevIdentityProvider.from_settings(settings)
+        validator.add(app.state.dev_idp.trusted_issuer())
+    app.state.token_validator = validator
+    outcome.install(app)
+    _include_routers(app)
+    if settings.rate_limit_per_minute:
+        app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-Carnet-Access-Mode",
+                           "X-Carnet-Justification", "If-Match", "Prefer"],
+            expose_headers=["X-Request-ID", "Location", "ETag", "Retry-After"],
+        )  # fmt: skip
+    app.add_middleware(RequestIdMiddleware)
 
     @app.get("/health", tags=["ops"])
     def health(request: Request) -> JSONResponse:
@@ -76,3 +83,16 @@ def create_app(settings: Settings, *, platform: Platform | None = None) -> FastA
         )
 
     return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    """Every router of the API; each module owns its resource types."""
+    import importlib
+
+    for name in ROUTER_MODULES:
+        module = importlib.import_module(f"carnet.api.{name}")
+        app.include_router(module.router)
+
+
+# The modules that carry a ``router`` (added here as they are written).
+ROUTER_MODULES: tuple[str, ...] = ("whoami",)

@@ -36,6 +36,9 @@ def test_secrets_are_masked_in_repr_and_in_the_public_view() -> None:
     assert settings.public_view()["secret_key"] == "**********"
 
 
+JWKS = "https://auth.esante.gouv.fr/auth/realms/esante-wallet/protocol/openid-connect/certs"
+
+
 @pytest.mark.parametrize(
     ("overrides", "complaint"),
     [
@@ -45,6 +48,8 @@ def test_secrets_are_masked_in_repr_and_in_the_public_view() -> None:
         ({"database_url": "sqlite:////var/lib/carnet.db"}, "CARNET_DATABASE_URL"),
         ({"insi_mode": "sandbox"}, "CARNET_INSI_MODE"),
         ({"demo_data": True}, "CARNET_DEMO_DATA"),
+        ({"dev_idp": True}, "CARNET_DEV_IDP"),
+        ({"oidc_issuers": []}, "CARNET_OIDC_ISSUERS"),
     ],
 )
 def test_production_refuses_each_development_default(overrides: dict[str, object], complaint: str) -> None:
@@ -54,6 +59,8 @@ def test_production_refuses_each_development_default(overrides: dict[str, object
         "database_url": "postgresql://carnet@db/carnet",
         "insi_mode": "soap",
         "demo_data": False,
+        "dev_idp": False,
+        "oidc_issuers": [{"issuer": "https://auth.esante.gouv.fr/auth/realms/esante-wallet", "jwks_uri": JWKS}],
     }
     if overrides == {}:
         values.pop("secret_key")
@@ -69,9 +76,12 @@ def test_a_complete_production_configuration_is_accepted() -> None:
         database_url="postgresql://carnet@db/carnet",
         insi_mode="soap",
         demo_data=False,
+        dev_idp=False,
+        oidc_issuers=[{"issuer": "https://auth.esante.gouv.fr/auth/realms/esante-wallet", "jwks_uri": JWKS}],
         _env_file=None,
     )
     assert settings.env.value == "production"
+    assert not settings.dev_idp_enabled
 
 
 @pytest.mark.parametrize("url", ["mysql://u@h/db", "oracle://x"])
