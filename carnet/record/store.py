@@ -38,6 +38,9 @@ class DocumentRow(TimestampMixin, Base):
     mime_type: Mapped[str] = mapped_column(String(64), nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    # FHIR Attachment.hash is SHA-1 (base64); kept beside the SHA-256 that addresses the blob. Null for entries
+    # deposited before migration 0006.
+    sha1: Mapped[str | None] = mapped_column(String(40))
     author_id: Mapped[str] = mapped_column(String(64), nullable=False)
     author_family: Mapped[str | None] = mapped_column(String(100))
     author_given: Mapped[str | None] = mapped_column(String(100))

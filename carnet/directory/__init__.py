@@ -1,0 +1,1 @@
+"""The professional directory (annuaire): professionals, organisations and the roles linking them."""
