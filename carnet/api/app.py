@@ -85,6 +85,12 @@ def create_app(settings: Settings, *, platform: Platform | None = None) -> FastA
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The application built from ``CARNET_*`` variables (``uvicorn carnet.api.app:app_from_environment --factory``,
+    several workers)."""
+    return create_app(Settings())
+
+
 def _include_routers(app: FastAPI) -> None:
     """Every router of the API; each module owns its resource types."""
     import importlib
