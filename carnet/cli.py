@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,8 @@ app.add_typer(patient_app, name="patient")
 app.add_typer(bench_app, name="bench")
 app.add_typer(doc_app, name="doc")
 app.add_typer(audit_app, name="audit")
+directory_app = typer.Typer(help="Annuaire des professionnels : importer un extrait.", no_args_is_help=True)
+app.add_typer(directory_app, name="directory")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -749,6 +752,55 @@ def bench_audit(
 
     with _errors():
         bench.run(appends=appends, echo=typer.echo)
+
+
+@bench_app.command("api")
+def bench_api(
+    documents: Annotated[int, typer.Option(help="Taille du magasin de documents")] = 1_000_000,
+    patient_documents: Annotated[int, typer.Option("--patient-documents", help="Documents du patient mesuré")] = 500,
+    submissions: Annotated[int, typer.Option(help="Lots ITI-65 soumis (un document chacun)")] = 2_000,
+    searches: Annotated[int, typer.Option(help="Recherches ITI-67 mesurées")] = 500,
+    reads: Annotated[int, typer.Option(help="Lectures de Patient mesurées")] = 20_000,
+    clients: Annotated[int, typer.Option(help="Clients concurrents")] = 8,
+    workers: Annotated[int, typer.Option(help="Processus uvicorn (défaut : un par cœur)")] = os.cpu_count() or 1,
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql ou both")] = "both",
+) -> None:
+    """L'API FHIR sous uvicorn : soumissions ITI-65/s, latence ITI-67, lectures de Patient/s."""
+    import carnet.bench.api as bench
+
+    with _errors():
+        bench.run(documents=documents, patient_documents=patient_documents, submissions=submissions,
+                  searches=searches, reads=reads, clients=clients, workers=workers, backend=backend,
+                  echo=typer.echo)  # fmt: skip
+
+
+@directory_app.command("import")
+def directory_import(
+    path: Annotated[str, typer.Argument(help="Extrait CSV (colonnes : docs/api.md, « Annuaire »)")],
+    as_json: JsonArg = False,
+) -> None:
+    """Importer (créer ou mettre à jour) des professionnels, structures et exercices depuis un extrait CSV."""
+    from carnet.access.model import Actor, ActorKind, AuthMethod
+    from carnet.directory import service as directory
+
+    try:
+        text = _read_file(path).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        fail(f"{path} : l'extrait doit être encodé en UTF-8")
+    with _platform() as platform, _errors():
+        extract = directory.parse_csv(text)
+        with platform.uow() as uow:
+            report = directory.upsert(uow=uow, actor=Actor(kind=ActorKind.SYSTEM, id="cli", auth_method=AuthMethod.CLI),
+                                      extract=extract)  # fmt: skip
+            uow.commit()
+    if as_json:
+        _echo_json(dataclasses.asdict(report))
+        return
+    typer.echo(
+        f"professionnels : {report.professionals_created} créés, {report.professionals_updated} mis à jour ; "
+        f"structures : {report.organisations_created} créées, {report.organisations_updated} mises à jour ; "
+        f"exercices : {report.roles_created} créés, {report.roles_updated} mis à jour."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

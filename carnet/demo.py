@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from carnet.bootstrap import Platform
+from carnet.directory.demo import load_demo_directory
 from carnet.identity import service as identities
 from carnet.identity.insi import SandboxInsi
 from carnet.identity.status import ActorKind, IdDocumentType, QualificationActor
@@ -64,5 +65,6 @@ def load_demo(platform: Platform) -> DemoReport:
                 reg = identities.register(uow=uow, actor=DEMO_SECRETARY, traits=typo)
                 created += 1
                 collisions = len(reg.collisions)
+        load_demo_directory(uow)
         uow.commit()
     return DemoReport(created=created, skipped=skipped, qualified=qualified, collisions=collisions)

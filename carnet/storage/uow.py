@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from carnet.access.store import AccessRepository
 from carnet.audit.store import AuditRepository, AuditRow, append_entry, holds_chain
 from carnet.clock import Clock
+from carnet.directory.store import DirectoryRepository
 from carnet.errors import DatabaseUnavailable
 from carnet.identity.store import PatientRepository
 from carnet.notify.store import NotificationRepository
@@ -26,6 +27,7 @@ class UnitOfWork:
     documents: DocumentRepository
     access: AccessRepository
     notifications: NotificationRepository
+    directory: DirectoryRepository
 
     def __init__(self, session_factory: sessionmaker[Session], *, clock: Clock, blobs: BlobStore) -> None:
         self._session_factory = session_factory
@@ -43,6 +45,7 @@ class UnitOfWork:
         self.documents = DocumentRepository(self.session)
         self.access = AccessRepository(self.session)
         self.notifications = NotificationRepository(self.session)
+        self.directory = DirectoryRepository(self.session)
         self._active = True
         return self
 
