@@ -59,3 +59,10 @@ def test_unknown_routes_and_methods_answer_an_operation_outcome(client: TestClie
     wrong = client.delete("/fhir/metadata")
     assert wrong.status_code == 405
     assert wrong.json()["issue"][0]["code"] == "not-supported"
+
+
+def test_smart_discovery_names_the_identity_provider(client: TestClient, tokens: Tokens) -> None:
+    found = client.get("/fhir/.well-known/smart-configuration").json()
+    assert found["issuer"] == tokens.idp.issuer
+    assert found["token_endpoint"] == f"{tokens.idp.issuer}/token"
+    assert "S256" in found["code_challenge_methods_supported"]
