@@ -98,6 +98,10 @@ def _include_routers(app: FastAPI) -> None:
     for name in ROUTER_MODULES:
         module = importlib.import_module(f"carnet.api.{name}")
         app.include_router(module.router)
+    if app.state.dev_idp is not None:  # /dev-idp exists only while the development identity provider is on
+        from carnet.api import devidp
+
+        app.include_router(devidp.router)
 
 
 # The modules that carry a ``router`` (added here as they are written).
