@@ -51,50 +51,47 @@ def _age(born: dt.date, today: dt.date) -> int:
 
 
 def facts_for(uow: UnitOfWork, patient: PatientRow) -> PatientFacts:
-    """Everything the holder decided, as of now."""
-    repo = uow.access
-    profile = repo.profile(patient.id)
-    traitant = profile.medecin_traitant_id if profile else None
+    """Everything the holder decided, as of now (one statement: :meth:`AccessRepository.decision_rows`)."""
+    rows = uow.access.decision_rows(patient.id)
+    profile = rows["profile"][0] if rows["profile"] else None
+    traitant = profile.s2 if profile else None
     team = tuple(
         CareTeamMember(
-            professional_id=m.professional_id,
-            informed_at=m.informed_at,
-            refused_at=m.refused_at,
-            is_medecin_traitant=m.professional_id == traitant,
+            professional_id=m.s1,
+            informed_at=m.t1,
+            refused_at=m.t2,
+            is_medecin_traitant=m.s1 == traitant,
         )
-        for m in repo.care_team(patient.id)
+        for m in rows["team"]
     )
     if traitant and traitant not in {m.professional_id for m in team}:
         team += (CareTeamMember(professional_id=traitant, is_medecin_traitant=True),)
-    oppositions = repo.oppositions(patient.id)
+    oppositions = rows["opposition"]
     return PatientFacts(
         patient_id=patient.id,
         identity_status=IdentityStatus(patient.status),
-        space_status=SpaceStatus(profile.space_status) if profile else SpaceStatus.OPEN,
+        space_status=SpaceStatus(profile.s1) if profile else SpaceStatus.OPEN,
         care_team=team,
-        consents=tuple(
-            Consent(professional_id=c.professional_id, given_at=c.given_at, expires_at=c.expires_at)
-            for c in repo.consents(patient.id)
-        ),
-        blocked_professionals=frozenset(o.target_id for o in oppositions if o.target_kind == "professional"),
-        blocked_organisations=frozenset(o.target_id for o in oppositions if o.target_kind == "organisation"),
-        emergency_refused=profile.emergency_refused if profile else False,
+        consents=tuple(Consent(professional_id=c.s1, given_at=c.t1, expires_at=c.t2) for c in rows["consent"]),
+        blocked_professionals=frozenset(o.s2 for o in oppositions if o.s1 == "professional"),
+        blocked_organisations=frozenset(o.s2 for o in oppositions if o.s1 == "organisation"),
+        emergency_refused=bool(profile.b1) if profile else False,
         grants=tuple(
             Grant(
-                grantee_kind=g.grantee_kind,  # type: ignore[arg-type]
-                grantee_id=g.grantee_id,
-                can_read=g.can_read,
-                can_write=g.can_write,
-                class_codes=frozenset(g.class_codes),
-                valid_from=g.valid_from,
-                valid_until=g.valid_until,
-                revoked_at=g.revoked_at,
+                grantee_kind=g.s1,
+                grantee_id=g.s2,
+                can_read=bool(g.b1),
+                can_write=bool(g.b2),
+                class_codes=frozenset(g.j),
+                valid_from=g.t1,
+                valid_until=g.t2,
+                revoked_at=g.t3,
             )
-            for g in repo.grants(patient.id)
+            for g in rows["grant"]
         ),
-        representatives=frozenset(r.representative_id for r in repo.representatives(patient.id)),
+        representatives=frozenset(r.s1 for r in rows["representative"]),
         is_minor=_age(patient.birth_date, uow.clock.now().date()) < 18,
-        protected_adult=profile.protected_adult if profile else False,
+        protected_adult=bool(profile.b2) if profile else False,
     )
 
 

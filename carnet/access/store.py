@@ -6,9 +6,23 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, literal_column, null, select, type_coerce, union_all
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    String,
+    bindparam,
+    cast,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from carnet.storage.orm import Base, IdColumn, TimestampMixin, UTCDateTime, new_id
 
@@ -141,25 +155,36 @@ class AccessRepository:
 
         Rows grouped by kind (``profile``, ``team``, ``consent``, ``opposition``, ``grant``, ``representative``),
         each with the columns ``s1``, ``s2`` (text), ``t1``, ``t2``, ``t3`` (times), ``b1``, ``b2`` (flags), ``j``
-        (the grant's classes); see :func:`_DECISION_ROWS` for which column carries what.
+        (the grant's classes); see :func:`_decision_rows` for which column carries what.
         """
         grouped: dict[str, list[Row[Any]]] = {kind: [] for kind in _DECISION_KINDS}
-        for row in self.session.execute(_decision_rows(patient_id)):
+        for row in self.session.execute(_DECISION_ROWS, {"patient_id_": patient_id}):
             grouped[row.kind].append(row)
         return grouped
 
 
 _DECISION_KINDS = ("profile", "team", "consent", "opposition", "grant", "representative")
+_DECISION_COLUMNS: dict[str, TypeEngine[Any]] = {
+    "s1": String(),
+    "s2": String(),
+    "t1": UTCDateTime(),
+    "t2": UTCDateTime(),
+    "t3": UTCDateTime(),
+    "b1": Boolean(),
+    "b2": Boolean(),
+    "j": JSON(),
+}
 
 
-def _decision_rows(patient_id: str) -> Any:
+def _decision_rows() -> Any:
+    patient_id = bindparam("patient_id_", type_=String())
+
     def part(kind: str, table: Any, where: Sequence[Any], **columns: Any) -> Any:
-        nulls = {"s1": String(), "s2": String(), "t1": UTCDateTime(), "t2": UTCDateTime(), "t3": UTCDateTime(),
-                 "b1": Boolean(), "b2": Boolean(), "j": JSON()}  # fmt: skip
         values = [literal_column(f"'{kind}'", String()).label("kind")]
         values += [
-            type_coerce(columns[name], type_).label(name) if name in columns else type_coerce(null(), type_).label(name)
-            for name, type_ in nulls.items()
+            # Typed NULLs: PostgreSQL resolves the type of each column of a UNION pairwise, from the first part.
+            (type_coerce(columns[name], type_) if name in columns else cast(null(), type_)).label(name)
+            for name, type_ in _DECISION_COLUMNS.items()
         ]
         return select(*values).where(table.patient_id == patient_id, *where)
 
@@ -179,3 +204,7 @@ def _decision_rows(patient_id: str) -> Any:
         part("representative", RepresentativeRow, (RepresentativeRow.ended_at.is_(None),),
              s1=RepresentativeRow.representative_id),
     )  # fmt: skip
+
+
+# Built once (then compiled once per engine and reused from the compiled cache).
+_DECISION_ROWS = _decision_rows()

@@ -7,7 +7,8 @@ code path of the record reads or writes patient documents for an actor.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
 
 from carnet.access import service as access
 from carnet.access.model import Action, Actor, Context, DocumentFacts, PatientFacts
@@ -29,10 +30,15 @@ def authorize(
     row: DocumentRow | None = None,
     document: DocumentFacts | None = None,
     ctx: Context | None = None,
+    facts: PatientFacts | None = None,
 ) -> access.Access:
-    """Enforce the decision for one operation; returns the allowed decision for the audit entry."""
-    facts = document or (access.document_facts(row) if row is not None else None)
-    return access.enforce(uow=uow, actor=actor, action=action, patient=patient, document=facts, ctx=ctx)
+    """Enforce the decision for one operation; returns the allowed decision for the audit entry.
+
+    ``facts``: the patient's facts when the caller has just read them (:func:`carnet.access.service.facts_for`,
+    in the same unit of work), so that they are not read twice; read here otherwise.
+    """
+    document = document or (access.document_facts(row) if row is not None else None)
+    return access.enforce(uow=uow, actor=actor, action=action, patient=patient, facts=facts, document=document, ctx=ctx)
 
 
 def facts_of_new_document(*, type_code: str, class_code: str, author_id: str, author_kind: str) -> DocumentFacts:
@@ -41,15 +47,30 @@ def facts_of_new_document(*, type_code: str, class_code: str, author_id: str, au
                          author_kind=author_kind)  # type: ignore[arg-type]  # fmt: skip
 
 
+# What the decision reads of a document: every fact but its id (the decision never depends on which entry it is,
+# only on its type, class, author and flags; tests/unit/access/test_decide_properties.py checks it).
+_DECIDED_ON = tuple(f.name for f in fields(DocumentFacts) if f.name != "id")
+
+
 class Filter:
-    """Per-document visibility for a listing: the decision for each entry, without tracing each refusal."""
+    """Per-document visibility for a listing: the decision for each entry, without tracing each refusal.
+
+    The patient's facts, the actor and the context are those of the whole listing, so the decision is made once
+    per distinct combination of the document facts it reads (:data:`_DECIDED_ON`) and reused for the entries
+    that share it: a record of hundreds of entries has a few dozen combinations.
+    """
 
     def __init__(self, *, uow: UnitOfWork, actor: Actor, facts: PatientFacts, ctx: Context) -> None:
         self.uow, self.actor, self.facts, self.ctx = uow, actor, facts, ctx
+        self._decided: dict[tuple[Any, ...], bool] = {}
 
     def allows(self, row: DocumentRow) -> bool:
-        decision = access.evaluate(
-            uow=self.uow, actor=self.actor, action=Action.READ, facts=self.facts, document=access.document_facts(row),
-            ctx=self.ctx,
-        )  # fmt: skip
-        return decision.allowed
+        key = tuple(getattr(row, name) for name in _DECIDED_ON)
+        allowed = self._decided.get(key)
+        if allowed is None:
+            decision = access.evaluate(
+                uow=self.uow, actor=self.actor, action=Action.READ, facts=self.facts,
+                document=access.document_facts(row), ctx=self.ctx,
+            )  # fmt: skip
+            allowed = self._decided[key] = decision.allowed
+        return allowed

@@ -184,6 +184,17 @@ def test_decide_never_raises_and_always_says_why(
 
 
 @SETTINGS
+@given(cases, st.text(min_size=1, max_size=12))
+def test_the_decision_does_not_depend_on_the_document_id(
+    case: tuple[Actor, Action, PatientFacts, DocumentFacts | None, Context], other_id: str
+) -> None:
+    # carnet.record.policy.Filter decides once per combination of the other document facts and reuses it.
+    actor, action, facts, resource, context = case
+    if resource is not None:
+        assert decide(actor, action, facts, replace(resource, id=other_id), context) == decide(*case)
+
+
+@SETTINGS
 @given(cases)
 def test_a_blocked_professional_is_never_allowed_anything(
     case: tuple[Actor, Action, PatientFacts, DocumentFacts | None, Context],
