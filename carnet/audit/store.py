@@ -5,12 +5,15 @@ platform chain), its position in it (``chain_seq``, from 1), the hash of the pre
 (see :mod:`carnet.audit.model`). ``audit_chain_heads`` holds, per chain, the last position and hash: appending
 starts with ``UPDATE ... SET last_seq = last_seq + 1``, which takes the row lock on PostgreSQL and the write lock
 on SQLite, so two transactions appending to the same patient's chain run one after the other and the chain never
-forks; different patients do not wait for each other on PostgreSQL.
+forks; different patients do not wait for each other on PostgreSQL. When the head is known (this transaction, or
+this process, left it there), one guarded UPDATE both takes the lock and moves the head to the new entry, and
+matches nothing if the head has moved meanwhile: the entry then takes the path above.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -28,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import ScalarResult
+from sqlalchemy.engine import Engine, ScalarResult
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from carnet.audit.model import GENESIS_HASH, canonical_fields, chain_key_of, entry_hash, jsonable
@@ -107,10 +110,12 @@ _ADVANCE = (
     .values(last_seq=bindparam("new_seq_", type_=BigInteger()), last_hash=bindparam("new_hash_", type_=String()))
 )
 _INSERT = insert(_EVENTS).returning(_EVENTS.c.id)
+# RETURNING: a row when the head was created, none when another transaction had created it.
 _NEW_HEAD = {
     "postgresql": postgresql.insert(_HEADS).on_conflict_do_nothing(index_elements=["chain_key"]),
     "sqlite": sqlite.insert(_HEADS).on_conflict_do_nothing(index_elements=["chain_key"]),
 }
+_NEW_HEAD = {dialect: insert_.returning(_HEADS.c.chain_key) for dialect, insert_ in _NEW_HEAD.items()}
 ENTRY_COLUMNS = tuple(c.key for c in _EVENTS.columns if c.key != "id")
 """Every column of an entry but its id."""
 
@@ -125,7 +130,11 @@ def append_values(session: Session, values: dict[str, Any]) -> dict[str, Any]:
     values["decision"] = jsonable(values.get("decision"))
     connection = session.connection()
     held = _held(session)
-    seen = held.get(key)
+    hints = _hints(connection.engine)
+    # A chain this transaction appended to is held, and its head known; otherwise the head this process last
+    # saw (another process or a rolled-back transaction may have moved it since: the guarded UPDATE then
+    # moves nothing and the head is read under the lock as before).
+    seen = held.get(key) or hints.get(key)
     if seen is not None:
         seq, prev = seen[0] + 1, seen[1]
         values["chain_seq"], values["prev_hash"] = seq, prev
@@ -140,19 +149,42 @@ def append_values(session: Session, values: dict[str, Any]) -> dict[str, Any]:
         # The UPDATE comes first: it takes the lock before anything about the chain is read.
         head = connection.execute(_BUMP, {"chain_key_": key}).one_or_none()
         if head is None:
-            # First entry of this chain. Two transactions may get here at once: ON CONFLICT DO NOTHING lets the
-            # second wait for the first and then do nothing; both then take the lock with the same UPDATE.
+            # First entry of this chain: its head is created already pointing at it. Two transactions may get
+            # here at once: ON CONFLICT DO NOTHING lets the second wait for the first and then do nothing; it
+            # then takes the lock with the same UPDATE as any later entry.
             dialect = connection.dialect.name
             if dialect not in _NEW_HEAD:
                 raise NotImplementedError(f"audit chain: unsupported database {dialect}")
-            connection.execute(_NEW_HEAD[dialect], {"chain_key": key, "last_seq": 0, "last_hash": GENESIS_HASH})
-            head = connection.execute(_BUMP, {"chain_key_": key}).one()
-        values["chain_seq"], values["prev_hash"] = int(head[0]), str(head[1])
-        values["hash"] = entry_hash(values["prev_hash"], canonical_fields(values))
-        connection.execute(_SET_HASH, {"chain_key_": key, "last_hash_": values["hash"]})
+            values["chain_seq"], values["prev_hash"] = 1, GENESIS_HASH
+            values["hash"] = entry_hash(GENESIS_HASH, canonical_fields(values))
+            created = connection.execute(
+                _NEW_HEAD[dialect], {"chain_key": key, "last_seq": 1, "last_hash": values["hash"]}
+            )
+            if created.first() is None:
+                head = connection.execute(_BUMP, {"chain_key_": key}).one()
+        if head is not None:
+            values["chain_seq"], values["prev_hash"] = int(head[0]), str(head[1])
+            values["hash"] = entry_hash(values["prev_hash"], canonical_fields(values))
+            connection.execute(_SET_HASH, {"chain_key_": key, "last_hash_": values["hash"]})
     values["id"] = int(connection.execute(_INSERT, {name: values.get(name) for name in ENTRY_COLUMNS}).scalar_one())
-    held[key] = (values["chain_seq"], values["hash"])
+    held[key] = hints[key] = (values["chain_seq"], values["hash"])
+    if len(hints) > _HINTS_PER_ENGINE:
+        hints.clear()
     return values
+
+
+# Per engine, the head of each chain as this process last left it: {chain_key: (last_seq, last_hash)}. Only a
+# hint for the guarded UPDATE (_ADVANCE), which moves the head only if it is still exactly that; a hint that is
+# wrong costs one statement. Appending to a chain this way takes 2 statements instead of 3.
+_HINTS: weakref.WeakKeyDictionary[Engine, dict[str, tuple[int, str]]] = weakref.WeakKeyDictionary()
+_HINTS_PER_ENGINE = 10_000
+
+
+def _hints(engine: Engine) -> dict[str, tuple[int, str]]:
+    hints = _HINTS.get(engine)
+    if hints is None:
+        hints = _HINTS.setdefault(engine, {})
+    return hints
 
 
 def append_entry(session: Session, row: AuditRow) -> AuditRow:
