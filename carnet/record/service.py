@@ -103,6 +103,7 @@ def _entry(row: DocumentRow, *, probable_duplicate: bool = False, same: tuple[st
         status=DocumentStatus(row.status),
         size=row.size,
         sha256=row.sha256,
+        sha1=row.sha1,
         submission_time=row.submission_time,
         replaces_id=row.replaces_id,
         replaced_by_id=row.replaced_by_id,
@@ -374,7 +375,7 @@ def deposit(
     )
     sha = hashlib.sha256(content).hexdigest()
 
-    existing = uow.documents.by_unique_id(meta.unique_id)
+    existing, same_rows = uow.documents.by_unique_id_or_content(meta.unique_id, patient.id, sha)
     if existing is not None:
         if existing.sha256 == sha and existing.patient_id == patient.id:
             audit.record(
@@ -414,7 +415,7 @@ def deposit(
             raise Conflict(
                 f"le document {target_ref} n'est plus la version en vigueur ({target.status})", field="relatesTo"
             )
-    same = tuple(r.id for r in uow.documents.same_content(patient.id, sha))
+    same = tuple(r.id for r in same_rows)
 
     uow.blobs.put(content)
     now = uow.clock.now()
@@ -432,6 +433,7 @@ def deposit(
         mime_type=meta.mime_type,
         size=len(content),
         sha256=sha,
+        sha1=hashlib.sha1(content, usedforsecurity=False).hexdigest(),
         author_id=meta.author.id,
         author_family=meta.author.family,
         author_given=meta.author.given,
@@ -532,7 +534,7 @@ def _listing_filter(
     uow: UnitOfWork, actor: Actor, patient: PatientRow, *, action: Action = Action.LIST, ctx: Context | None = None
 ) -> Filter:
     facts = access.facts_for(uow, patient)
-    granted = authorize(uow=uow, actor=actor, action=action, patient=patient, ctx=ctx)
+    granted = authorize(uow=uow, actor=actor, action=action, patient=patient, ctx=ctx, facts=facts)
     _after_access(uow, actor, patient.id, granted)
     return Filter(uow=uow, actor=actor, facts=facts, ctx=granted.context)
 
@@ -572,10 +574,12 @@ def search_documents(
     query: str,
     filters: DocumentFilters | None = None,
     limit: int = 50,
+    offset: int = 0,
+    ctx: Context | None = None,
 ) -> DocumentPage:
     """Full-text search in the patient's documents (accent- and case-insensitive, ranked), with filters."""
     patient = _patient_or_raise(uow, patient_id)
-    visible = _listing_filter(uow, actor, patient, action=Action.SEARCH)
+    visible = _listing_filter(uow, actor, patient, action=Action.SEARCH, ctx=ctx)
     hits = [r for r, _rank in uow.documents.search(patient.id, query, filters or DocumentFilters())]
     rows = [r for r in hits if visible.allows(r)]
     audit.record(
@@ -583,9 +587,9 @@ def search_documents(
         actor=actor,
         action="document.search",
         patient_id=patient.id,
-        detail={"query_length": len(query), "returned": [r.id for r in rows[:limit]]},
+        detail={"query_length": len(query), "returned": [r.id for r in rows[offset : offset + limit]]},
     )
-    return DocumentPage(items=[_entry(r) for r in rows[:limit]], total=len(rows))
+    return DocumentPage(items=[_entry(r) for r in rows[offset : offset + limit]], total=len(rows))
 
 
 def grouped_by_class(
@@ -624,9 +628,9 @@ def _checked(
     return row, granted
 
 
-def get_document(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> DocumentEntry:
+def get_document(*, uow: UnitOfWork, actor: Actor, entry_id: str, ctx: Context | None = None) -> DocumentEntry:
     """One entry's metadata (entry id or unique id)."""
-    row = _checked_row(uow, actor, entry_id, Action.READ)
+    row = _checked_row(uow, actor, entry_id, Action.READ, ctx)
     audit.record(
         uow=uow, actor=actor, action="document.read_metadata", patient_id=row.patient_id, detail={"document": row.id}
     )
@@ -657,9 +661,10 @@ def render_document(
     entry_id: str,
     pdf_url: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    ctx: Context | None = None,
 ) -> str:
     """Safe HTML of a CDA document for display."""
-    entry, data = get_content(uow=uow, actor=actor, entry_id=entry_id)
+    entry, data = get_content(uow=uow, actor=actor, entry_id=entry_id, ctx=ctx)
     if entry.metadata.mime_type not in CDA_MIME_TYPES:
         raise Conflict("seuls les documents CDA ont un rendu HTML ; télécharger le fichier", field="document")
     from carnet.record.xml import parse_xml

@@ -104,12 +104,30 @@ class DocumentFilters:
     service_from: dt.datetime | None = None
     service_to: dt.datetime | None = None
     statuses: Sequence[str] = ("current",)
+    # The FHIR search of the API (docs/api.md "Documents (MHD)"): names start with (case-insensitive), code lists
+    # are OR'ed, a flag set to True or False must have that value.
+    author_given: str | None = None
+    author_family: str | None = None
+    facility_types: Sequence[str] = ()
+    practice_settings: Sequence[str] = ()
+    format_codes: Sequence[str] = ()
+    confidentiality_codes: Sequence[str] = ()
+    hidden_from_professionals: bool | None = None
+    invisible_to_patient: bool | None = None
+    invisible_to_representatives: bool | None = None
+    unique_ids: Sequence[str] = ()
+    replaces: str | None = None  # entries that replace this entry id
+    related_to: str | None = None  # entries that replace, or were replaced by, this entry id
+    submitted_from: dt.datetime | None = None
+    submitted_to: dt.datetime | None = None
+    service_stop_from: dt.datetime | None = None
 
 
 SORTS: dict[str, tuple[Any, ...]] = {
     "-date": (DocumentRow.creation_time.desc(), DocumentRow.id),
     "date": (DocumentRow.creation_time.asc(), DocumentRow.id),
     "-submitted": (DocumentRow.submission_time.desc(), DocumentRow.id),
+    "submitted": (DocumentRow.submission_time.asc(), DocumentRow.id),
     "title": (DocumentRow.title.asc(), DocumentRow.id),
     "type": (DocumentRow.type_code.asc(), DocumentRow.creation_time.desc(), DocumentRow.id),
 }
@@ -149,6 +167,18 @@ class DocumentRepository:
         stmt = select(DocumentRow).where(DocumentRow.patient_id == patient_id, DocumentRow.sha256 == sha256)
         return list(self.session.scalars(stmt))
 
+    def by_unique_id_or_content(
+        self, unique_id: str, patient_id: str, sha256: str
+    ) -> tuple[DocumentRow | None, list[DocumentRow]]:
+        """:meth:`by_unique_id` and :meth:`same_content` in one statement (what a deposit checks first)."""
+        stmt = select(DocumentRow).where(
+            (DocumentRow.unique_id == unique_id)
+            | ((DocumentRow.patient_id == patient_id) & (DocumentRow.sha256 == sha256))
+        )
+        rows = list(self.session.scalars(stmt))
+        same = [r for r in rows if r.patient_id == patient_id and r.sha256 == sha256]
+        return next((r for r in rows if r.unique_id == unique_id), None), same
+
     def _filtered(self, patient_id: str, filters: DocumentFilters) -> Select[DocumentRow]:
         stmt = select(DocumentRow).where(DocumentRow.patient_id == patient_id)
         if filters.statuses:
@@ -181,6 +211,40 @@ class DocumentRepository:
             stmt = stmt.where(DocumentRow.service_start >= filters.service_from)
         if filters.service_to:
             stmt = stmt.where(DocumentRow.service_start <= filters.service_to)
+        return self._fhir_filtered(stmt, filters)
+
+    @staticmethod
+    def _fhir_filtered(stmt: Select[DocumentRow], filters: DocumentFilters) -> Select[DocumentRow]:
+        """The filters the FHIR search adds (docs/api.md "Documents (MHD)")."""
+        for column, prefix in ((DocumentRow.author_given, filters.author_given),
+                               (DocumentRow.author_family, filters.author_family)):  # fmt: skip
+            if prefix:
+                escaped = prefix.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                stmt = stmt.where(func.lower(column).like(f"{escaped}%", escape="\\"))
+        for column, codes in ((DocumentRow.facility_type, filters.facility_types),
+                              (DocumentRow.practice_setting, filters.practice_settings),
+                              (DocumentRow.format_code, filters.format_codes),
+                              (DocumentRow.confidentiality_code, filters.confidentiality_codes),
+                              (DocumentRow.unique_id, filters.unique_ids)):  # fmt: skip
+            if codes:
+                stmt = stmt.where(column.in_(list(codes)))
+        for column, flag in ((DocumentRow.hidden_from_professionals, filters.hidden_from_professionals),
+                             (DocumentRow.invisible_to_patient, filters.invisible_to_patient),
+                             (DocumentRow.invisible_to_representatives, filters.invisible_to_representatives)):  # fmt: skip
+            if flag is not None:
+                stmt = stmt.where(column.is_(flag))
+        if filters.replaces:
+            stmt = stmt.where(DocumentRow.replaces_id == filters.replaces)
+        if filters.related_to:
+            stmt = stmt.where(
+                (DocumentRow.replaces_id == filters.related_to) | (DocumentRow.replaced_by_id == filters.related_to)
+            )
+        if filters.submitted_from:
+            stmt = stmt.where(DocumentRow.submission_time >= filters.submitted_from)
+        if filters.submitted_to:
+            stmt = stmt.where(DocumentRow.submission_time <= filters.submitted_to)
+        if filters.service_stop_from:
+            stmt = stmt.where(DocumentRow.service_stop >= filters.service_stop_from)
         return stmt
 
     def matching(self, patient_id: str, filters: DocumentFilters, *, sort: str = "-date") -> list[DocumentRow]:
