@@ -40,6 +40,7 @@ access carries the obligations ``flag_emergency`` and ``notify_holder_emergency`
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from carnet.access.matrix import Matrix, default_matrix
 from carnet.access.model import (
@@ -57,7 +58,7 @@ from carnet.access.model import (
 )
 from carnet.identity.status import may_share
 
-__all__ = ["EMERGENCY_OBLIGATIONS", "MEDECIN", "REASONS", "TRACE_DENIAL", "decide"]
+__all__ = ["EMERGENCY_OBLIGATIONS", "MEDECIN", "REASONS", "TRACE_DENIAL", "decide", "document_key"]
 
 MEDECIN = "10"  # TRE_G15: médecin
 TRACE_DENIAL = frozenset({"trace_denial"})
@@ -385,6 +386,28 @@ def _deny_matrix(reason: Reason, rule_id: str) -> Decision:
 
 def _allow(reasons: tuple[Reason, ...], obligations: frozenset[str] = _NONE, rule_id: str = "") -> Decision:
     return Decision(True, reasons, obligations, rule_id or "access." + reasons[-1].code)
+
+
+def document_key(actor: Actor, resource: Any) -> tuple[object, ...]:
+    """What :func:`decide` reads of a document (``resource``: :class:`DocumentFacts` or a stored entry with the
+    same attributes) when ``actor`` asks: two documents with the same key get the same decision for the same
+    actor, action, patient facts and context, so a listing decides once per key. The entry id is never read, and
+    the author only through whether it is the actor or the professional a secretariat works for.
+
+    Keep in step with the rules below (``tests/unit/access/test_decide_properties.py`` checks it).
+    """
+    author = resource.author_id
+    return (
+        resource.type_code,
+        resource.class_code,
+        resource.author_kind,
+        author == actor.id,
+        author == actor.acting_for,
+        resource.hidden_from_professionals,
+        resource.invisible_to_patient,
+        resource.invisible_to_representatives,
+        resource.status,
+    )
 
 
 def decide(

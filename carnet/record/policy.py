@@ -7,10 +7,10 @@ code path of the record reads or writes patient documents for an actor.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from carnet.access import service as access
+from carnet.access.decide import document_key
 from carnet.access.model import Action, Actor, Context, DocumentFacts, PatientFacts
 
 if TYPE_CHECKING:
@@ -47,17 +47,13 @@ def facts_of_new_document(*, type_code: str, class_code: str, author_id: str, au
                          author_kind=author_kind)  # type: ignore[arg-type]  # fmt: skip
 
 
-# What the decision reads of a document: every fact but its id (the decision never depends on which entry it is,
-# only on its type, class, author and flags; tests/unit/access/test_decide_properties.py checks it).
-_DECIDED_ON = tuple(f.name for f in fields(DocumentFacts) if f.name != "id")
-
-
 class Filter:
     """Per-document visibility for a listing: the decision for each entry, without tracing each refusal.
 
     The patient's facts, the actor and the context are those of the whole listing, so the decision is made once
-    per distinct combination of the document facts it reads (:data:`_DECIDED_ON`) and reused for the entries
-    that share it: a record of hundreds of entries has a few dozen combinations.
+    per distinct combination of what it reads of a document (:func:`carnet.access.decide.document_key`: type,
+    class, flags, whether the actor wrote it) and reused for the entries that share it: a record of hundreds of
+    entries has a few dozen combinations.
     """
 
     def __init__(self, *, uow: UnitOfWork, actor: Actor, facts: PatientFacts, ctx: Context) -> None:
@@ -65,7 +61,7 @@ class Filter:
         self._decided: dict[tuple[Any, ...], bool] = {}
 
     def allows(self, row: DocumentRow) -> bool:
-        key = tuple(getattr(row, name) for name in _DECIDED_ON)
+        key = document_key(self.actor, row)
         allowed = self._decided.get(key)
         if allowed is None:
             decision = access.evaluate(

@@ -8,7 +8,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carnet.access.decide import EMERGENCY_OBLIGATIONS, TRACE_DENIAL, decide
+from carnet.access.decide import EMERGENCY_OBLIGATIONS, TRACE_DENIAL, decide, document_key
 from carnet.access.matrix import default_matrix
 from carnet.access.model import (
     Action,
@@ -184,14 +184,22 @@ def test_decide_never_raises_and_always_says_why(
 
 
 @SETTINGS
-@given(cases, st.text(min_size=1, max_size=12))
-def test_the_decision_does_not_depend_on_the_document_id(
-    case: tuple[Actor, Action, PatientFacts, DocumentFacts | None, Context], other_id: str
+@given(cases, st.text(min_size=1, max_size=12), st.text(max_size=12))
+def test_documents_with_the_same_key_get_the_same_decision(
+    case: tuple[Actor, Action, PatientFacts, DocumentFacts | None, Context], other_id: str, other_author: str
 ) -> None:
-    # carnet.record.policy.Filter decides once per combination of the other document facts and reuses it.
+    # carnet.record.policy.Filter decides once per document_key and reuses the decision.
     actor, action, facts, resource, context = case
-    if resource is not None:
-        assert decide(actor, action, facts, replace(resource, id=other_id), context) == decide(*case)
+    if resource is None:
+        return
+    for other in (
+        replace(resource, id=other_id),
+        replace(resource, id=other_id, author_id=other_author),
+        replace(resource, author_id=actor.id),
+        replace(resource, author_id=actor.acting_for or other_author),
+    ):
+        if document_key(actor, other) == document_key(actor, resource):
+            assert decide(actor, action, facts, other, context) == decide(*case)
 
 
 @SETTINGS
