@@ -168,7 +168,7 @@ def _parse_authorize(params: Mapping[str, list[str]], settings: Settings) -> Aut
         raise _RedirectAuthError("invalid_scope", f"portées non autorisées pour ce client : {' '.join(unknown)}")
     if not scopes:
         scopes = ["openid"]
-    if client.token_subject is TokenSubject.APP and not any("/" in s for s in scopes):
+    if client.token_subject is TokenSubject.APP and not any(devusers.is_resource_scope(s) for s in scopes):
         raise _RedirectAuthError("invalid_scope", "une application SMART demande au moins une portée patient/…")
     challenge = _single(params, "code_challenge")
     method = _single(params, "code_challenge_method")
@@ -472,7 +472,7 @@ def _code_grant(settings: Settings, idp: DevIdentityProvider, client: DevClient,
         raise OAuthError("invalid_grant", "code d'autorisation déjà utilisé")
     scopes = str(grant.get("scope") or "").split()
     if client.token_subject is TokenSubject.APP and isinstance(user, DemoPatient):
-        resource_scopes = [s for s in scopes if "/" in s]
+        resource_scopes = [s for s in scopes if devusers.is_resource_scope(s)]
         claims = devusers.app_token_claims(client, resource_scopes, patient_ins=user.ins)
         subject = client.client_id
     else:
@@ -510,7 +510,8 @@ def _client_credentials_grant(idp: DevIdentityProvider, client: DevClient,
                               form: Mapping[str, list[str]]) -> dict[str, Any]:  # fmt: skip
     if client.kind is not ClientKind.CONFIDENTIAL or "client_credentials" not in client.grant_types:
         raise OAuthError("unauthorized_client", "ce client n'a pas droit aux client credentials")
-    allowed = sorted(s for s in client.scopes if "/" in s)
+    # Client credentials: the client acts for itself, so only resource scopes (no user/: there is no user).
+    allowed = sorted(s for s in client.scopes if s.startswith(("patient/", "system/")))
     requested = devusers.parse_scopes(_form_value(form, "scope"))
     if requested is None:
         raise OAuthError("invalid_scope", "portée mal formée")

@@ -223,6 +223,11 @@ CLIENTS: tuple[DevClient, ...] = (
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 §3.3 scope-token
 
 
+def is_resource_scope(scope: str) -> bool:
+    """A SMART on FHIR scope on FHIR resources (``patient/…``, ``user/…``, ``system/…``), not an OpenID one."""
+    return scope.startswith(("patient/", "user/", "system/"))
+
+
 def client(client_id: str) -> DevClient | None:
     return next((c for c in CLIENTS if c.client_id == client_id), None)
 
