@@ -362,3 +362,160 @@ def add_representative(*, uow: UnitOfWork, actor: Actor, patient_id: str, repres
     audit.record(uow=uow, actor=actor, action="consent.representative", patient_id=patient.id,
                  detail={"representative": representative_id, "role": role})  # fmt: skip
     uow.flush()
+
+
+# --- reading and revoking the settings one by one (the API's Consent resources) ---------------------------------
+
+_SETTING_TABLES: dict[str, type[Any]] = {
+    "careteam": CareTeamRow,
+    "consent": ConsentRow,
+    "opposition": OppositionRow,
+    "grant": GrantRow,
+}
+SETTING_KINDS = ("careteam", "consent", "opposition", "grant", "emergency", "traitant")
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One access setting of a patient: a row (care team, consent, opposition, grant) or a flag of the profile
+    (``emergency``: emergency access refused; ``traitant``: the médecin traitant). ``id`` is stable:
+    ``<kind>-<row id>``, or ``<kind>-<patient id>`` for the profile's flags."""
+
+    kind: str
+    id: str
+    patient_id: str
+    row: Any
+
+    @property
+    def professional_id(self) -> str | None:
+        """The professional the setting names, if it names one."""
+        if self.kind in ("careteam", "consent"):
+            return str(self.row.professional_id)
+        if self.kind == "traitant":
+            return str(self.row.medecin_traitant_id)
+        if self.kind in ("opposition", "grant"):
+            kind = self.row.target_kind if self.kind == "opposition" else self.row.grantee_kind
+            target = self.row.target_id if self.kind == "opposition" else self.row.grantee_id
+            return str(target) if kind == "professional" else None
+        return None
+
+
+def _settings(uow: UnitOfWork, patient_id: str) -> list[Setting]:
+    rows = uow.access.all_rows(patient_id)
+    out = [Setting(kind, f"{kind}-{row.id}", patient_id, row) for kind in _SETTING_TABLES for row in rows[kind]]
+    profile = uow.access.profile(patient_id)
+    if profile is not None and profile.emergency_refused:
+        out.append(Setting("emergency", f"emergency-{patient_id}", patient_id, profile))
+    if profile is not None and profile.medecin_traitant_id:
+        out.append(Setting("traitant", f"traitant-{patient_id}", patient_id, profile))
+    return out
+
+
+def _sees_all(uow: UnitOfWork, actor: Actor, patient: PatientRow, ctx: Context | None) -> Access | None:
+    """The holder and representatives see every setting (MANAGE_CONSENT); a professional only the entries naming
+    them (what they recorded: care team, consent); anyone else is refused (and traced)."""
+    if actor.kind.value == "professional":
+        return None
+    return enforce(uow=uow, actor=actor, action=Action.MANAGE_CONSENT, patient=patient, ctx=ctx)
+
+
+def _visible(setting: Setting, actor: Actor, all_visible: bool) -> bool:
+    return all_visible or (setting.kind in ("careteam", "consent") and setting.professional_id == actor.id)
+
+
+def list_settings(*, uow: UnitOfWork, actor: Actor, patient_id: str, ctx: Context | None = None) -> list[Setting]:
+    """Every setting of the patient, past ones included, as far as ``actor`` may see them; the reading is traced."""
+    patient = _patient(uow, patient_id)
+    access = _sees_all(uow, actor, patient, ctx)
+    found = [s for s in _settings(uow, patient.id) if _visible(s, actor, access is not None)]
+    extra = access.audit_kwargs() if access else {}
+    audit.record(uow=uow, actor=actor, action="consent.list", patient_id=patient.id,
+                 detail={"returned": len(found)}, **extra)  # fmt: skip
+    return found
+
+
+def _find_setting(uow: UnitOfWork, setting_id: str) -> Setting:
+    kind, _, key = setting_id.partition("-")
+    missing = NotFound(f"consentement {setting_id} introuvable", field="id")
+    if kind in _SETTING_TABLES:
+        row = uow.access.row(_SETTING_TABLES[kind], key) if key else None
+        if row is None:
+            raise missing
+        return Setting(kind, setting_id, row.patient_id, row)
+    if kind in ("emergency", "traitant") and key:
+        for setting in _settings(uow, key):
+            if setting.id == setting_id:
+                return setting
+    raise missing
+
+
+def get_setting(*, uow: UnitOfWork, actor: Actor, setting_id: str, ctx: Context | None = None) -> Setting:
+    """One setting by id; a setting the actor may not see is NotFound for a professional, refused for others."""
+    setting = _find_setting(uow, setting_id)
+    patient = _patient(uow, setting.patient_id)
+    access = _sees_all(uow, actor, patient, ctx)
+    if not _visible(setting, actor, access is not None):
+        raise NotFound(f"consentement {setting_id} introuvable", field="id")
+    extra = access.audit_kwargs() if access else {}
+    audit.record(uow=uow, actor=actor, action="consent.read", patient_id=patient.id,
+                 detail={"setting": setting_id}, **extra)  # fmt: skip
+    return setting
+
+
+def withdraw_consent(*, uow: UnitOfWork, actor: Actor, patient_id: str, consent_id: str) -> None:
+    """An explicit consent is withdrawn, by the holder (or a representative) or the professional who recorded it."""
+    row = uow.access.row(ConsentRow, consent_id)
+    if row is None or row.patient_id != patient_id:
+        raise NotFound("consentement introuvable", field="consent")
+    detail = {"consent": consent_id, "professional": row.professional_id}
+    if actor.kind.value == "professional" and actor.id == row.professional_id:
+        _professional_records(uow, actor, patient_id, "explicit_withdrawn", detail)
+    else:
+        _manage(uow, actor, patient_id, "explicit_withdrawn", detail)
+    row.withdrawn_at = uow.clock.now()
+    row.updated_at = row.withdrawn_at
+    uow.flush()
+
+
+def revoke_setting(*, uow: UnitOfWork, actor: Actor, setting_id: str) -> Setting:
+    """Revoke one setting with the use case it stands for (refuse a care-team member, withdraw a consent, lift an
+    opposition, revoke a grant, accept emergency access again, clear the médecin traitant); returns it as it was."""
+    setting = _find_setting(uow, setting_id)
+    row, patient_id = setting.row, setting.patient_id
+    if setting.kind == "careteam":
+        if row.refused_at is not None:
+            raise ValidationError("l'accès de ce membre de l'équipe de soins est déjà refusé", field="status")
+        refuse_care_team_member(uow=uow, actor=actor, patient_id=patient_id, professional_id=row.professional_id)
+    elif setting.kind == "consent":
+        if row.withdrawn_at is not None:
+            raise ValidationError("ce consentement est déjà retiré", field="status")
+        withdraw_consent(uow=uow, actor=actor, patient_id=patient_id, consent_id=row.id)
+    elif setting.kind == "opposition":
+        if row.lifted_at is not None:
+            raise ValidationError("cette opposition est déjà levée", field="status")
+        unblock(uow=uow, actor=actor, patient_id=patient_id, target_id=row.target_id)
+    elif setting.kind == "grant":
+        if row.revoked_at is not None:
+            raise ValidationError("cette autorisation est déjà retirée", field="status")
+        revoke_grant(uow=uow, actor=actor, patient_id=patient_id, grant_id=row.id)
+    elif setting.kind == "emergency":
+        set_emergency_refused(uow=uow, actor=actor, patient_id=patient_id, refused=False)
+    else:
+        set_medecin_traitant(uow=uow, actor=actor, patient_id=patient_id, professional_id=None)
+    return setting
+
+
+def enforce_on_record(
+    *, uow: UnitOfWork, actor: Actor, patient_id: str, action: Action = Action.LIST, ctx: Context | None = None
+) -> Access:
+    """The decision on the record as a whole (no document), enforced: e.g. whether a patient, a representative or
+    an app may see this record's identity. The caller records the access it traces."""
+    return enforce(uow=uow, actor=actor, action=action, patient=_patient(uow, patient_id), ctx=ctx)
+
+
+def read_history(*, uow: UnitOfWork, actor: Actor, patient_id: str, ctx: Context | None = None) -> list[Any]:
+    """The patient's audit entries (``AuditRow``), for the holder, a representative or an operator (READ_AUDIT);
+    the reading is traced."""
+    patient = _patient(uow, patient_id)
+    enforce(uow=uow, actor=actor, action=Action.READ_AUDIT, patient=patient, ctx=ctx)
+    return audit.history_rows(uow=uow, actor=actor, patient_id=patient.id)

@@ -162,6 +162,19 @@ class AccessRepository:
             grouped[row.kind].append(row)
         return grouped
 
+    def row(self, table: type[Any], row_id: str) -> Any:
+        """One row of ``table`` by id (care team, consent, opposition, grant), or None."""
+        return self.session.get(table, row_id)
+
+    def all_rows(self, patient_id: str) -> dict[str, list[Any]]:
+        """Every care-team, consent, opposition and grant row of the patient, past ones included (oldest first)."""
+        out: dict[str, list[Any]] = {}
+        for kind, table in (("careteam", CareTeamRow), ("consent", ConsentRow), ("opposition", OppositionRow),
+                            ("grant", GrantRow)):  # fmt: skip
+            stmt = select(table).where(table.patient_id == patient_id).order_by(table.created_at, table.id)
+            out[kind] = list(self.session.scalars(stmt))
+        return out
+
 
 _DECISION_KINDS = ("profile", "team", "consent", "opposition", "grant", "representative")
 _DECISION_COLUMNS: dict[str, TypeEngine[Any]] = {
