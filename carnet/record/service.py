@@ -489,24 +489,21 @@ def deposit(
 def _flag_duplicates(rows: Sequence[Any]) -> set[str]:
     """Ids of the current entries sharing their :func:`duplicate_key` with another one.
 
-    The key is read from the columns (the rule of :func:`duplicate_key`: type, author, service date, else
-    creation date) rather than from ``_metadata(row)``: building the metadata of every entry of a listing
-    cost more than the rest of the rule.
+    The key is read from the columns (the rule of :func:`duplicate_key`: type, author, day of the service start
+    else of the creation, as ``duplicate_day`` computed by the database: see ``matching_columns``) rather than
+    from ``_metadata(row)``: building the metadata of every entry of a listing cost more than the rest of the rule.
     """
-    seen: dict[tuple[str, str, dt.date], list[str]] = {}
+    seen: dict[tuple[str, str, str], list[str]] = {}
     for r in rows:
         if r.status == DocumentStatus.CURRENT.value:
-            when = r.service_start or r.creation_time
-            seen.setdefault((r.type_code, r.author_id, when.date()), []).append(r.id)
+            seen.setdefault((r.type_code, r.author_id, r.duplicate_day), []).append(r.id)
     return {i for ids in seen.values() if len(ids) > 1 for i in ids}
 
 
 # What a listing reads of every matching entry: the facts the access decision is made on
 # (access.document_facts) and what probable duplicates are found by. Only the page is loaded in full.
 _LISTING_COLUMNS = tuple(
-    dict.fromkeys(
-        [*(f.name for f in fields(DocumentFacts)), "status", "type_code", "author_id", "service_start", "creation_time"]
-    )
+    dict.fromkeys([*(f.name for f in fields(DocumentFacts)), "status", "type_code", "author_id", "duplicate_day"])
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
 import pytest
@@ -10,8 +11,8 @@ from sqlalchemy import select
 from carnet.bootstrap import Platform
 from carnet.errors import DocumentRejected, Forbidden
 from carnet.record import service as record
-from carnet.record.model import Author, AuthorKind, DocumentMetadata
-from carnet.record.store import DocumentRow
+from carnet.record.model import Author, AuthorKind, DocumentMetadata, duplicate_key
+from carnet.record.store import DocumentFilters, DocumentRow
 from tests.builders import (
     DR_HOUSE,
     FRONT_DESK,
@@ -134,6 +135,34 @@ def test_probable_duplicates_are_flagged_in_listings(platform: Platform, dominiq
     for e in page.items:
         flags[e.metadata.type_code].append(e.probable_duplicate)
     assert flags == {"SYNTH": [True, True], "11490-0": [False]}
+
+
+def test_the_day_of_the_duplicate_rule_computed_by_the_database_is_that_of_duplicate_key(
+    platform: Platform, dominique_id: str
+) -> None:
+    # list_documents reads duplicate_day from the database rather than both times of every entry.
+    doc = deposit(platform, dominique_id, example(VSM)).entry.id
+    paris = dt.timezone(dt.timedelta(hours=2))
+    times = [
+        (dt.datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=dt.UTC), None),
+        (dt.datetime(2026, 3, 2, 0, 0, tzinfo=dt.UTC), None),
+        (dt.datetime(2026, 3, 2, 1, 30, tzinfo=paris), None),  # 1 March in UTC
+        (dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC), dt.datetime(2025, 12, 31, 23, 0, tzinfo=dt.UTC)),
+        (dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC), dt.datetime(2026, 1, 1, 0, 30, tzinfo=paris)),
+    ]
+    for creation, service in times:
+        with platform.uow() as uow:
+            row = uow.documents.get(doc)
+            assert row is not None
+            row.creation_time, row.service_start = creation, service
+            uow.commit()
+        with platform.uow() as uow:
+            row = uow.documents.get(doc)
+            assert row is not None
+            found = uow.documents.matching_columns(dominique_id, DocumentFilters(), ["id", "duplicate_day"])
+            assert [(r.id, r.duplicate_day) for r in found] == [
+                (doc, duplicate_key(record._metadata(row))[2].isoformat())
+            ]
 
 
 def test_secretariat_deposits_but_does_not_read(platform: Platform, dominique_id: str) -> None:
