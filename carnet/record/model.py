@@ -83,6 +83,7 @@ class DocumentEntry:
     deleted_at: dt.datetime | None
     probable_duplicate: bool = False
     same_content_as: tuple[str, ...] = field(default_factory=tuple)
+    sha1: str | None = None  # hex; FHIR Attachment.hash (None for entries deposited before migration 0006)
 
 
 def duplicate_key(m: DocumentMetadata) -> tuple[str, str, dt.date]:
