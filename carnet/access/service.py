@@ -224,8 +224,9 @@ def set_medecin_traitant(*, uow: UnitOfWork, actor: Actor, patient_id: str, prof
     uow.flush()
 
 
-def join_care_team(*, uow: UnitOfWork, actor: Actor, patient_id: str, informed: bool = True) -> None:
-    """A professional joins the care team, having informed the patient (presumed consent from then on)."""
+def join_care_team(*, uow: UnitOfWork, actor: Actor, patient_id: str, informed: bool = True) -> str:
+    """A professional joins the care team, having informed the patient (presumed consent from then on); returns
+    the membership's id."""
     _professional_records(uow, actor, patient_id, "care_team_join", {"professional": actor.id, "informed": informed})
     now = uow.clock.now()
     member = uow.access.care_team_member(patient_id, actor.id)
@@ -237,6 +238,7 @@ def join_care_team(*, uow: UnitOfWork, actor: Actor, patient_id: str, informed: 
         member.informed_at = now
     member.updated_at = now
     uow.flush()
+    return member.id
 
 
 def refuse_care_team_member(*, uow: UnitOfWork, actor: Actor, patient_id: str, professional_id: str) -> None:
@@ -255,8 +257,9 @@ def refuse_care_team_member(*, uow: UnitOfWork, actor: Actor, patient_id: str, p
 
 def record_consent(
     *, uow: UnitOfWork, actor: Actor, patient_id: str, valid_for: dt.timedelta = dt.timedelta(hours=24)
-) -> None:
-    """A professional outside the care team records the patient's explicit consent for this consultation."""
+) -> str:
+    """A professional outside the care team records the patient's explicit consent for this consultation; returns
+    the consent's id."""
     if valid_for <= dt.timedelta(0) or valid_for > dt.timedelta(days=1):
         raise ValidationError(
             "un consentement vaut pour une consultation : durée entre 0 et 24 heures", field="valid_for"
@@ -265,20 +268,24 @@ def record_consent(
         uow, actor, patient_id, "explicit", {"professional": actor.id, "valid_for_s": valid_for.total_seconds()}
     )
     now = uow.clock.now()
-    uow.access.add(ConsentRow(patient_id=patient_id, professional_id=actor.id, given_at=now, expires_at=now + valid_for,
-                              recorded_by=actor.id, created_at=now, updated_at=now))  # fmt: skip
+    row = ConsentRow(patient_id=patient_id, professional_id=actor.id, given_at=now, expires_at=now + valid_for,
+                     recorded_by=actor.id, created_at=now, updated_at=now)  # fmt: skip
+    uow.access.add(row)
     uow.flush()
+    return row.id
 
 
-def block(*, uow: UnitOfWork, actor: Actor, patient_id: str, target_kind: str, target_id: str) -> None:
-    """The holder opposes access by a professional or an establishment."""
+def block(*, uow: UnitOfWork, actor: Actor, patient_id: str, target_kind: str, target_id: str) -> str:
+    """The holder opposes access by a professional or an establishment; returns the opposition's id."""
     if target_kind not in ("professional", "organisation"):
         raise ValidationError("opposition à un professionnel ou à un établissement", field="target_kind")
     _manage(uow, actor, patient_id, "opposition", {"target_kind": target_kind, "target": target_id})
     now = uow.clock.now()
-    uow.access.add(OppositionRow(patient_id=patient_id, target_kind=target_kind, target_id=target_id,
-                                 created_at=now, updated_at=now))  # fmt: skip
+    row = OppositionRow(patient_id=patient_id, target_kind=target_kind, target_id=target_id, created_at=now,
+                        updated_at=now)  # fmt: skip
+    uow.access.add(row)
     uow.flush()
+    return row.id
 
 
 def unblock(*, uow: UnitOfWork, actor: Actor, patient_id: str, target_id: str) -> None:
@@ -447,6 +454,11 @@ def _find_setting(uow: UnitOfWork, setting_id: str) -> Setting:
             if setting.id == setting_id:
                 return setting
     raise missing
+
+
+def setting_patient(*, uow: UnitOfWork, setting_id: str) -> str:
+    """The patient a setting belongs to (NotFound when unknown), to know the caller's role on that record."""
+    return _find_setting(uow, setting_id).patient_id
 
 
 def get_setting(*, uow: UnitOfWork, actor: Actor, setting_id: str, ctx: Context | None = None) -> Setting:
