@@ -803,6 +803,67 @@ def directory_import(
     )
 
 
+# --- dev -------------------------------------------------------------------------------------------------------
+
+dev_app = typer.Typer(help="Développement : jetons du fournisseur d'identité de démonstration.", no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
+
+
+@dev_app.command("token")
+def dev_token(
+    professional: Annotated[
+        str | None, typer.Option("--professional", help="Identifiant national d'un professionnel de démonstration")
+    ] = None,
+    patient: Annotated[str | None, typer.Option("--patient", help="INS du patient (avec --app : le titulaire)")] = None,
+    client_id: Annotated[str | None, typer.Option("--app", help="Application (client) : demo-app, demo-lgc")] = None,
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="Portée SMART (répétable)")] = None,
+    lifetime: Annotated[int, typer.Option("--lifetime", min=60, max=86400, help="Validité en secondes")] = 3600,
+) -> None:
+    """Imprimer un jeton d'accès (Bearer) du fournisseur d'identité de développement pour un utilisateur de démo."""
+    from carnet.auth import devusers
+    from carnet.auth.devidp import DevIdentityProvider, patient_claims
+    from carnet.errors import InvalidMatricule
+    from carnet.identity.matricule import parse_matricule
+
+    settings = _settings()
+    if not settings.dev_idp_enabled:
+        fail("le fournisseur d'identité de développement est désactivé (CARNET_DEV_IDP=false ou production) : "
+             "aucun jeton de démonstration", code=2)  # fmt: skip
+    if sum(x is not None for x in (professional, client_id)) + (patient is not None and client_id is None) != 1:
+        fail("indiquez exactement un de --professional, --patient ou --app", code=2)
+    if scope and client_id is None:
+        fail("--scope ne s'applique qu'à une application (--app)", code=2)
+    if professional is not None:
+        pro = devusers.professional(professional)
+        if pro is None:
+            known = ", ".join(p.national_id for p in (*devusers.PROFESSIONALS, *devusers.SECRETARIAT))
+            fail(f"professionnel de démonstration inconnu : {professional} (connus : {known})")
+        claims, subject = pro.claims(), pro.national_id
+    elif client_id is not None:
+        app_client = devusers.client(client_id)
+        if app_client is None or "client_credentials" not in app_client.grant_types:
+            known = ", ".join(c.client_id for c in devusers.CLIENTS if "client_credentials" in c.grant_types)
+            fail(f"application inconnue : {client_id} (connues : {known})")
+        try:
+            scopes = devusers.credentials_scopes(app_client, [s for item in scope or [] for s in item.split()])
+        except ValueError as exc:
+            fail(str(exc))
+        claims, subject = devusers.app_token_claims(app_client, scopes, patient_ins=patient), app_client.client_id
+    else:
+        assert patient is not None
+        person = devusers.patient(patient)
+        if person is not None:
+            claims = person.claims()
+        else:
+            try:
+                parse_matricule(patient)
+            except InvalidMatricule as exc:
+                fail(f"INS invalide ({exc.part}) : {exc.message}")
+            claims = patient_claims(patient, ins_oid=devusers.INS_OID_TEST)
+        subject = f"fc-{patient}"
+    typer.echo(DevIdentityProvider.from_settings(settings).mint(claims, subject=subject, lifetime=lifetime))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``carnet`` script."""
     try:

@@ -510,15 +510,13 @@ def _client_credentials_grant(idp: DevIdentityProvider, client: DevClient,
                               form: Mapping[str, list[str]]) -> dict[str, Any]:  # fmt: skip
     if client.kind is not ClientKind.CONFIDENTIAL or "client_credentials" not in client.grant_types:
         raise OAuthError("unauthorized_client", "ce client n'a pas droit aux client credentials")
-    # Client credentials: the client acts for itself, so only resource scopes (no user/: there is no user).
-    allowed = sorted(s for s in client.scopes if s.startswith(("patient/", "system/")))
     requested = devusers.parse_scopes(_form_value(form, "scope"))
     if requested is None:
         raise OAuthError("invalid_scope", "portée mal formée")
-    refused = [s for s in requested if s not in allowed]
-    if refused:
-        raise OAuthError("invalid_scope", f"portées non autorisées pour ce client : {' '.join(refused)}")
-    scopes = requested or allowed
+    try:
+        scopes = devusers.credentials_scopes(client, requested)
+    except ValueError as exc:
+        raise OAuthError("invalid_scope", str(exc)) from None
     access_token = idp.mint(devusers.app_token_claims(client, scopes), subject=client.client_id)
     return {"access_token": access_token, "token_type": "Bearer", "expires_in": DEFAULT_LIFETIME,
             "scope": " ".join(scopes)}  # fmt: skip

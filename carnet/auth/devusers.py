@@ -245,6 +245,19 @@ def parse_scopes(raw: str | None) -> list[str] | None:
     return tokens
 
 
+def credentials_scopes(app: DevClient, requested: list[str]) -> list[str]:
+    """The scopes of a client-credentials token: those requested, or all the client may have.
+
+    The client acts for itself, so only ``patient/`` (bound to its holder) and ``system/`` scopes count: there is
+    no signed-in user for ``user/`` scopes, and no OpenID scope applies.
+    """
+    allowed = sorted(s for s in app.scopes if s.startswith(("patient/", "system/")))
+    refused = [s for s in requested if s not in allowed]
+    if refused:
+        raise ValueError(f"portées non autorisées pour ce client : {' '.join(refused)}")
+    return requested or allowed
+
+
 def app_token_claims(app: DevClient, scopes: list[str], patient_ins: str | None = None) -> dict[str, Any]:
     """The claims of an app token: ``client_id``, ``scope`` and the holder it acts for (SMART on FHIR)."""
     claims = app_claims(app.client_id, scopes=scopes, patient_ins=patient_ins or app.patient_ins)
