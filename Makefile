@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install postgres check bench clean
+.PHONY: run test install postgres node check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,9 @@ run: install
 	$(BIN)/carnet serve
 
 ## Run the whole test suite: static checks, then every test on SQLite and on a throwaway PostgreSQL cluster
-test: install postgres check
-	CARNET_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
+## (and against an external OpenID provider run with Node.js)
+test: install postgres node check
+	CARNET_REQUIRE_POSTGRES=1 CARNET_REQUIRE_NODE=1 $(BIN)/python -m pytest
 
 ## Static checks: lint, formatting, strict typing
 check: install
@@ -31,8 +32,11 @@ check: install
 postgres:
 	bash scripts/ensure-postgres.sh
 
+node:
+	bash scripts/ensure-node.sh
+
 bench: install postgres
 	$(BIN)/carnet bench identity
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis tests/oidc/node_modules

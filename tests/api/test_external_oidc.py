@@ -78,7 +78,7 @@ class ExternalProvider:
 
 
 @pytest.fixture(scope="session")
-def external_provider() -> Iterator[ExternalProvider]:
+def external_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExternalProvider]:
     """``node tests/oidc/server.mjs --port N`` for the session (``npm ci`` first when node_modules is missing)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None:
@@ -93,15 +93,16 @@ def external_provider() -> Iterator[ExternalProvider]:
         if install.returncode != 0:
             _unavailable(f"npm ci failed: {install.stderr[-2000:]}")
     port = _free_port()
-    proc = subprocess.Popen([node, str(OIDC_DIR / "server.mjs"), "--port", str(port)], cwd=OIDC_DIR,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    log_path = tmp_path_factory.mktemp("oidc") / "provider.log"  # a file, never a pipe that could fill up
+    log = log_path.open("w")
+    proc = subprocess.Popen([node, str(OIDC_DIR / "server.mjs"), "--port", str(port)], cwd=OIDC_DIR, stdout=log,
+                            stderr=subprocess.STDOUT)  # fmt: skip
     issuer = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                output = proc.stdout.read() if proc.stdout else ""
-                _unavailable(f"the provider exited ({proc.returncode}): {output[-2000:]}")
+                _unavailable(f"the provider exited ({proc.returncode}): {log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
                     break
@@ -118,8 +119,7 @@ def external_provider() -> Iterator[ExternalProvider]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
+        log.close()
 
 
 @pytest.fixture
