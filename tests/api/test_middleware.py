@@ -66,3 +66,18 @@ def test_smart_discovery_names_the_identity_provider(client: TestClient, tokens:
     assert found["issuer"] == tokens.idp.issuer
     assert found["token_endpoint"] == f"{tokens.idp.issuer}/token"
     assert "S256" in found["code_challenge_methods_supported"]
+
+
+def test_the_request_id_ties_the_answer_to_the_audit_entries(
+    client: TestClient, tokens: Tokens, platform: Platform
+) -> None:
+    from tests.builders import in_care_team, qualified_patient
+
+    patient_id = qualified_patient(platform)
+    in_care_team(platform, patient_id, DR_HOUSE)
+    headers = tokens.headers(tokens.for_actor(DR_HOUSE), **{"X-Request-ID": "lgc-7f3a-0001"})
+    assert client.get(f"/fhir/Patient/{patient_id}", headers=headers).status_code == 200
+    with platform.uow() as uow:
+        entries = [row for row in uow.audit.chain(patient_id) if row.request_id == "lgc-7f3a-0001"]
+    assert entries, "the read left an audit entry carrying the caller's request id"
+    assert all(row.actor_id == DR_HOUSE.id for row in entries)
