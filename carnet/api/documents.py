@@ -153,6 +153,7 @@ def _fhir_base(request: Request) -> str:
 
 
 @router.post("", response_class=JSONResponse)
+@router.post("/", response_class=JSONResponse, include_in_schema=False)
 def transaction(
     bundle: Annotated[dict[str, Any], Body(description="A FHIR transaction Bundle (ITI-65)")],
     caller: CallerDep,
