@@ -222,7 +222,8 @@ def _user_groups(client: DevClient) -> list[dict[str, Any]]:
     def pro(p: DemoProfessional) -> dict[str, str]:
         what = [sets.profession.label(p.profession)] if p.profession else []
         if p.specialty and p.profession:
-            what.append(sets.author_specialty.label(f"G15_{p.profession}/{p.specialty}").split(" - ")[-1])
+            label = sets.author_specialty.label(f"G15_{p.profession}/{p.specialty}")
+            what.append(label.split(" - ")[-1].removesuffix(" (SM)"))
         if p.acting_for:
             boss = devusers.professional(p.acting_for)
             what.append(f"pour {boss.display_name if boss else p.acting_for}")
