@@ -6,13 +6,16 @@ production-like settings. The end-to-end flow runs against the platform under uv
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import http.server
+import io
 import json
 import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -388,6 +391,18 @@ def test_the_demo_users_match_the_demo_data(platform: Platform) -> None:
             for child in person.represents:
                 assert uow.patients.by_ins(child) is not None
     assert devusers.PROFESSIONALS[0].national_id == "899700000001"  # carnet.demo's DEMO_DOCTOR
+
+
+def test_the_demo_professionals_are_those_of_the_demo_directory() -> None:
+    extract = resources.files("carnet.directory").joinpath("data/demo_directory.csv").read_text("utf-8")
+    rows = [row for row in csv.DictReader(io.StringIO(extract)) if row["professional_id"]]
+    for pro in devusers.PROFESSIONALS:
+        mine = [row for row in rows if row["professional_id"] == pro.national_id]
+        assert mine, pro
+        row = mine[0]
+        assert (row["family_name"], row["given_name"], row["profession_code"], row["specialty_code"] or None,
+                row["active"]) == (pro.family_name, pro.given_name, pro.profession, pro.specialty, "1")  # fmt: skip
+        assert pro.organisation_id in {r["organisation_id"] for r in mine}
 
 
 # --- end to end, under uvicorn ---------------------------------------------------------------------------------
