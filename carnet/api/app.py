@@ -105,4 +105,13 @@ def _include_routers(app: FastAPI) -> None:
 
 
 # The modules that carry a ``router`` (added here as they are written).
-ROUTER_MODULES: tuple[str, ...] = ("whoami", "metadata", "smart", "directory", "documents", "patients", "consents", "audit_events")
+ROUTER_MODULES: tuple[str, ...] = (
+    "whoami",
+    "metadata",
+    "smart",
+    "directory",
+    "documents",
+    "patients",
+    "consents",
+    "audit_events",
+)
