@@ -121,9 +121,14 @@ def reference_id(value: str, resource_type: str, name: str) -> str:
     tail = value.rstrip("/").split("/")
     if len(tail) >= 2 and tail[-2] != resource_type:
         raise FhirError(f"{name} : référence vers {resource_type} attendue, reçu « {value} »", field=name)
-    if not tail[-1]:
-        raise FhirError(f"{name} : référence vide", field=name)
+    if not _FHIR_ID.match(tail[-1]):
+        raise FhirError(f"{name} : identifiant de ressource invalide dans « {value[:80]} »", field=name)
     return tail[-1]
+
+
+def valid_id(value: str) -> bool:
+    """Whether ``value`` has the syntax of a FHIR id (letters, digits, ``-`` and ``.``, 64 at most)."""
+    return bool(_FHIR_ID.match(value))
 
 
 @dataclass(frozen=True, slots=True)

@@ -327,6 +327,8 @@ def _provision_actors(body: dict[str, Any]) -> list[tuple[str, str]]:
             target = str(identifier["value"])
         else:
             raise FhirError(f"{where} : référence ou identifiant obligatoire", field=where, status=422)
+        if not p.valid_id(target):
+            raise FhirError(f"{where} : identifiant « {target[:80]} » invalide", field=where, status=422)
         out.append((kind, target))
     return out
 
@@ -379,7 +381,7 @@ def _actions(body: dict[str, Any]) -> tuple[bool, bool]:
 def _classes(body: dict[str, Any]) -> frozenset[str]:
     classes = set()
     for index, coding in enumerate((body.get("provision") or {}).get("class") or []):
-        if coding.get("system") not in (None, CLASS_SYSTEM) or not coding.get("code"):
+        if coding.get("system") not in (None, CLASS_SYSTEM) or not p.valid_id(str(coding.get("code") or "")):
             where = f"Consent.provision.class[{index}]"
             raise FhirError(f"{where} : classe TRE_A03 ({CLASS_SYSTEM}) attendue", field=where, status=422)
         classes.add(str(coding["code"]))

@@ -152,3 +152,23 @@ def test_bad_requests_name_the_parameter(
     body = _get(client, tokens, url, status=status)
     assert body["resourceType"] == "OperationOutcome"
     assert body["issue"][0]["expression"] == [expression]
+
+
+def test_the_capability_statement_lists_these_resources(client: TestClient) -> None:
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+
+    statement = client.get("/fhir/metadata").json()
+    CapabilityStatement.model_validate(statement)
+    resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    for name, interactions in [
+        ("Practitioner", {"read", "search-type"}),
+        ("PractitionerRole", {"read", "search-type"}),
+        ("Organization", {"read", "search-type"}),
+        ("Patient", {"read", "search-type"}),
+        ("Consent", {"read", "search-type", "create", "update", "delete"}),
+        ("AuditEvent", {"search-type"}),
+    ]:
+        assert {i["code"] for i in resources[name]["interaction"]} == interactions, name
+    assert {p["name"] for p in resources["Patient"]["searchParam"]} == {
+        "_id", "identifier", "family", "given", "birthdate", "gender",
+    }  # fmt: skip
