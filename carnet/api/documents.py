@@ -176,7 +176,8 @@ def _has_binary(bundle: dict[str, Any]) -> bool:
     entries = bundle.get("entry")
     if not isinstance(entries, list):
         return False
-    return any(isinstance(e, dict) and (e.get("resource") or {}).get("resourceType") == "Binary" for e in entries)
+    resources = [e.get("resource") for e in entries if isinstance(e, dict)]
+    return any(isinstance(r, dict) and r.get("resourceType") == "Binary" for r in resources)
 
 
 @router.post("/DocumentReference", response_class=JSONResponse)

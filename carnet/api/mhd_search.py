@@ -97,13 +97,16 @@ def _bounds(values: Sequence[str], where: str) -> tuple[dt.datetime | None, dt.d
     return (max(lows) if lows else None), (min(highs) if highs else None)
 
 
-def _tokens(values: Sequence[str]) -> list[str]:
+NOTHING = "urn:carnet:nothing"  # a code no entry has: what contradictory conditions match
+
+
+def _tokens(values: Sequence[str], name: str) -> list[str]:
     """The codes of a token parameter (``system|code``, ``|code`` or ``code``); OR within, AND across."""
     sets = [{v.split("|", 1)[-1].strip() for v in value.split(",") if v.split("|", 1)[-1].strip()} for value in values]
-    if not sets:
-        return []
+    if not sets or not all(sets):
+        raise bad(f"{name} : code attendu (système|code ou code)", name)
     common = set.intersection(*sets)
-    return sorted(common) if common else ["\x00none"]  # contradictory conditions match nothing
+    return sorted(common) if common else [NOTHING]
 
 
 def _reference_id(value: str, kind: str) -> str:
@@ -134,6 +137,8 @@ def parse(
     """The record query of ITI-67 parameters; 400 naming the parameter at fault."""
     grouped: dict[str, list[str]] = {}
     for name, value in params:
+        if "\x00" in value:
+            raise bad(f"{name} : caractère nul interdit", name)
         if name not in KNOWN:
             if strict:
                 raise bad(f"paramètre de recherche non pris en charge : {name}", name)
@@ -148,25 +153,25 @@ def parse(
             continue
         used.extend((name, v) for v in values)
         if name == "status":
-            codes = _tokens(values)
-            unknown = [c for c in codes if c not in mhd.STATUS_FROM_FHIR and c != "\x00none"]
+            codes = _tokens(values, name)
+            unknown = [c for c in codes if c not in mhd.STATUS_FROM_FHIR and c != NOTHING]
             if unknown:
                 raise bad(f"status : « {unknown[0]} » inconnu (current, superseded, entered-in-error)", name)
             f = replace(f, statuses=[mhd.STATUS_FROM_FHIR.get(c, c) for c in codes])
         elif name == "type":
-            f = replace(f, type_codes=_tokens(values))
+            f = replace(f, type_codes=_tokens(values, name))
         elif name == "category":
-            f = replace(f, class_codes=_tokens(values))
+            f = replace(f, class_codes=_tokens(values, name))
         elif name == "facility":
-            f = replace(f, facility_types=_tokens(values))
+            f = replace(f, facility_types=_tokens(values, name))
         elif name == "setting":
-            f = replace(f, practice_settings=_tokens(values))
+            f = replace(f, practice_settings=_tokens(values, name))
         elif name == "format":
-            f = replace(f, format_codes=_tokens(values))
+            f = replace(f, format_codes=_tokens(values, name))
         elif name == "identifier":
-            f = replace(f, unique_ids=[mhd.unique_id_of(v) for v in _tokens(values)])
+            f = replace(f, unique_ids=[mhd.unique_id_of(v) for v in _tokens(values, name)])
         elif name == "security-label":
-            f = _security_filters(f, _tokens(values))
+            f = _security_filters(f, _tokens(values, name))
         elif name == "date":
             low, high = _bounds(values, name)
             f = replace(f, submitted_from=low, submitted_to=high)
@@ -314,7 +319,9 @@ def _merge_patch(document: dict[str, Any], patch: Any) -> dict[str, Any]:
 
 def _codes(items: Any) -> list[str]:
     codes: list[str] = []
-    for item in items or []:
+    if not isinstance(items, list):
+        raise bad("securityLabel / meta.security : une liste est attendue", "securityLabel", status=422)
+    for item in items:
         if isinstance(item, dict):
             for coding in item.get("coding") or [item]:
                 if isinstance(coding, dict) and coding.get("code"):
@@ -325,7 +332,8 @@ def _codes(items: Any) -> list[str]:
 def patched_labels(current: dict[str, Any], body: Any, *, json_patch: bool) -> set[str]:
     """The visibility flags the patched resource asks for; the confidentiality code must stay the same."""
     patched = _apply_json_patch(current, body) if json_patch else _merge_patch(current, body)
-    codes = _codes(patched.get("securityLabel")) + _codes((patched.get("meta") or {}).get("security"))
+    meta: dict[str, Any] = patched["meta"] if isinstance(patched.get("meta"), dict) else {}
+    codes = _codes(patched.get("securityLabel") or []) + _codes(meta.get("security") or [])
     flags = {c for c in codes if c in mhd.FLAGS}
     confidentiality = {c for c in codes if c not in mhd.FLAGS}
     before = {c for c in _codes(current.get("securityLabel")) if c not in mhd.FLAGS}

@@ -86,8 +86,12 @@ def fail(message: str, where: str, *, status: int = 422, issue_code: str | None 
 
 def validate(model: Any, data: dict[str, Any], prefix: str) -> None:
     """Structural validation against FHIR R4 (fhir.resources R4B classes); 400 naming each offending element."""
+    _check_resource_types(data, prefix)
     try:
         model.model_validate(data)
+    except (KeyError, TypeError, AttributeError) as exc:  # fhir.resources on some malformed shapes
+        raise FhirError(f"{prefix} : ressource FHIR mal formée ({type(exc).__name__})", status=400, field=prefix,
+                        issue_code="structure") from None  # fmt: skip
     except PydanticValidationError as exc:
         issues = []
         for error in exc.errors():
@@ -97,6 +101,33 @@ def validate(model: Any, data: dict[str, Any], prefix: str) -> None:
             issues.append((f"{where} : {error.get('msg', 'invalide')}", where))
         first, *more = issues or [(f"{prefix} : ressource FHIR invalide", prefix)]
         raise FhirError(first[0], status=400, field=first[1], issue_code="structure", issues=more) from None
+
+
+def _check_resource_types(value: Any, where: str) -> None:
+    """Every ``resourceType`` (the resource, its contained ones, the bundle's) names a FHIR R4 resource, and no
+    string holds a NUL character (no database stores it)."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_resource_types(item, f"{where}[{index}]")
+        return
+    if isinstance(value, str) and "\x00" in value:
+        raise FhirError(f"{where} : caractère nul interdit", status=400, field=where, issue_code="value")
+    if not isinstance(value, dict):
+        return
+    if "resourceType" in value:
+        kind = value["resourceType"]
+        try:
+            known = isinstance(kind, str) and kind.isalpha() and get_fhir_model_class(kind) is not None
+        except (KeyError, ValueError):
+            known = False
+        if not known:
+            raise FhirError(f"{where}.resourceType : type de ressource FHIR inconnu {kind!r}", status=400,
+                            field=f"{where}.resourceType", issue_code="structure")  # fmt: skip
+    for key, item in value.items():
+        if isinstance(item, (dict, list, str)):
+            _check_resource_types(item, f"{where}.{key}")
 
 
 def decode(data: Any, where: str) -> bytes:
