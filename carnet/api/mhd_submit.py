@@ -537,6 +537,24 @@ def _check_patch(entry: dict[str, Any], where: str, replaced: set[str]) -> str:
     return target
 
 
+def _check_listed(entries: list[dict[str, Any]], list_index: int, documents: list[int]) -> None:
+    """The SubmissionSet lists exactly the DocumentReferences of the bundle (by their ``fullUrl``)."""
+    where = f"Bundle.entry[{list_index}].resource"
+    by_url = {str(entries[i].get("fullUrl")): i for i in documents if entries[i].get("fullUrl")}
+    listed: set[int] = set()
+    items = entries[list_index]["resource"].get("entry") or []
+    for number, item in enumerate(items if isinstance(items, list) else []):
+        reference = str(_object(_object(item).get("item")).get("reference") or "")
+        if reference not in by_url:
+            raise fail(f"le lot de soumission référence {reference!r}, qui n'est pas un DocumentReference du Bundle",
+                       f"{where}.entry[{number}].item", status=400, issue_code="value")  # fmt: skip
+        listed.add(by_url[reference])
+    for index in documents:
+        if index not in listed:
+            raise fail("DocumentReference absent du lot de soumission (List.entry.item, par son fullUrl)",
+                       f"Bundle.entry[{index}].fullUrl", status=400, issue_code="required")  # fmt: skip
+
+
 def provide_bundle(*, uow: UnitOfWork, bundle: dict[str, Any], actor_for: ActorFor) -> dict[str, Any]:
     """ITI-65: deposit every document of a transaction Bundle, or none; the transaction-response Bundle."""
     from fhir.resources.R4B.bundle import Bundle
@@ -608,6 +626,8 @@ def provide_bundle(*, uow: UnitOfWork, bundle: dict[str, Any], actor_for: ActorF
     for _url, (index, _binary) in binaries.items():
         if index not in used:
             raise fail("Binary qu'aucun DocumentReference du lot ne référence", f"Bundle.entry[{index}]", status=400)
+    if lists:
+        _check_listed(entries, lists[0], documents)
     assert patient is not None
     actor = actor_for(patient)
     results = {i: deposit(uow=uow, actor=actor, patient=patient, submission=s) for i, s in submissions.items()}

@@ -33,7 +33,7 @@ from tests.api.documents_support import (
     two_document_bundle,
     with_ins,
 )
-from tests.builders import example, minimal_pdf
+from tests.builders import DR_HOUSE, example, minimal_pdf
 
 
 @pytest.fixture
@@ -276,3 +276,23 @@ def test_iti105_errors_name_the_element(client: TestClient, tokens: Tokens, domi
     assert expressions(client.post("/fhir/DocumentReference", json=superseded, headers=headers), 400) == [
         "DocumentReference.status"
     ]
+
+
+def test_the_submission_set_lists_exactly_the_bundles_documents(client: TestClient, tokens: Tokens,
+                                                                 dominique_id: str) -> None:  # fmt: skip
+    token = tokens.for_actor(DR_MEDIONI)
+    unlisted = two_document_bundle(example(VSM), example(LDL_SES), dominique_id)
+    del unlisted["entry"][0]["resource"]["entry"][1]
+    assert expressions(submit(client, token, unlisted), 400) == ["Bundle.entry[3].fullUrl"]
+    stray = bundle(example(VSM), dominique_id)
+    stray["entry"][0]["resource"]["entry"].append({"item": {"reference": "urn:uuid:elsewhere"}})
+    assert expressions(submit(client, token, stray), 400) == ["Bundle.entry[0].resource.entry[1].item"]
+
+
+def test_an_author_other_than_the_headers_is_refused_on_the_author(client: TestClient, tokens: Tokens,
+                                                                    dominique_id: str) -> None:  # fmt: skip
+    practitioner = {"resourceType": "Practitioner", "id": "who",
+                    "identifier": [{"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "810000000001"}]}  # fmt: skip
+    body = bundle(example(VSM), dominique_id, contained=[practitioner], author=[{"reference": "#who"}])
+    issues = outcome(submit(client, tokens.for_actor(DR_HOUSE), body), 422)  # Dr House claims Dr Medioni's letter
+    assert ["Bundle.entry[1].resource.author[0]"] in [i["expression"] for i in issues]
