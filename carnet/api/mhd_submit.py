@@ -78,6 +78,7 @@ class Submission:
     overrides: dict[str, Any] = field(default_factory=dict)
     author: Author | None = None
     author_kind: AuthorKind | None = None
+    submission_source: str | None = None  # the SubmissionSet's ihe-sourceId
 
 
 def fail(message: str, where: str, *, status: int = 422, issue_code: str | None = None) -> FhirError:
@@ -387,12 +388,19 @@ def _author_kind_of(actor: Actor) -> AuthorKind:
     return AuthorKind.PROFESSIONAL
 
 
-def metadata_for(submission: Submission, *, actor: Actor, patient: PatientRow, now: dt.datetime) -> DocumentMetadata:
+def metadata_for(
+    submission: Submission, *, actor: Actor, patient: PatientRow, now: dt.datetime
+) -> DocumentMetadata | None:
     """The metadata to deposit: the CDA header's, with what the DocumentReference says over it (the record
-    service then checks that both agree); for a PDF or JPEG, the DocumentReference's alone."""
+    service then checks that both agree); for a PDF or JPEG, the DocumentReference's alone. None when a
+    professional's DocumentReference adds nothing to the header: the record service reads the header itself (the
+    document is parsed once)."""
     o = dict(submission.overrides)
     kind = submission.author_kind or _author_kind_of(actor)
-    if submission.mime_type in record.CDA_MIME_TYPES:
+    cda = submission.mime_type in record.CDA_MIME_TYPES
+    if cda and not o and submission.author is None and kind is AuthorKind.PROFESSIONAL:
+        return None
+    if cda:
         checked = record.check_document(submission.content, mime_type=submission.mime_type,
                                         max_bytes=record.DEFAULT_MAX_BYTES)  # fmt: skip
         base = checked.metadata
@@ -420,7 +428,7 @@ def metadata_for(submission: Submission, *, actor: Actor, patient: PatientRow, n
         practice_setting=o.get("practice_setting"),
         service_start=o.get("service_start"),
         service_stop=o.get("service_stop"),
-        submission_source=o.get("submission_source"),
+        submission_source=submission.submission_source,
     )
 
 
@@ -452,6 +460,7 @@ def deposit(*, uow: UnitOfWork, actor: Actor, patient: PatientRow, submission: S
             replaces=submission.replaces,
             invisible_to_patient=submission.invisible_to_patient,
             invisible_to_representatives=submission.invisible_to_representatives,
+            submission_source=submission.submission_source,
         )
     except DocumentRejected as exc:
         issues = [
@@ -620,8 +629,7 @@ def provide_bundle(*, uow: UnitOfWork, bundle: dict[str, Any], actor_for: ActorF
         content, mime_type, content_where = _content_of(resource, where, binaries, used)
         submission = read_document_reference(resource, where=where, content=content, content_where=content_where,
                                               mime_type=mime_type)  # fmt: skip
-        if source_id:
-            submission.overrides["submission_source"] = source_id[:128]
+        submission.submission_source = source_id[:128] if source_id else None
         submissions[index] = submission
     for _url, (index, _binary) in binaries.items():
         if index not in used:

@@ -332,6 +332,7 @@ def deposit(
     invisible_to_patient: bool = False,
     invisible_to_representatives: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    submission_source: str | None = None,
 ) -> DepositResult:
     """Deposit one document: checked, content in the blob store and entry in the database, nothing half-done."""
     patient = _patient_or_raise(uow, patient_id)
@@ -372,6 +373,7 @@ def deposit(
         mime_type=mime_type,
         invisible_to_patient=invisible_to_patient or checked.metadata.invisible_to_patient,
         invisible_to_representatives=invisible_to_representatives or checked.metadata.invisible_to_representatives,
+        submission_source=submission_source or checked.metadata.submission_source,
     )
     sha = hashlib.sha256(content).hexdigest()
 

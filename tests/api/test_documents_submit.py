@@ -71,7 +71,9 @@ def test_a_cda_bundle_is_deposited_and_answered_with_a_transaction_response(
     sha1 = base64.b64encode(hashlib.sha1(example(VSM)).digest()).decode()
     assert resource["content"][0]["attachment"]["hash"] == sha1
     with platform.uow() as uow:
-        assert uow.session.scalar(select(DocumentRow.sha1)) == hashlib.sha1(example(VSM)).hexdigest()
+        row = uow.session.scalars(select(DocumentRow)).one()
+        assert row.sha1 == hashlib.sha1(example(VSM)).hexdigest()
+        assert row.submission_source == "urn:oid:1.2.250.1.213.1.1.9.1"  # the SubmissionSet's ihe-sourceId
 
 
 def test_a_failing_second_document_leaves_nothing_of_the_first(
