@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
 from sqlalchemy.exc import OperationalError
@@ -15,7 +18,52 @@ from carnet.errors import DatabaseUnavailable
 from carnet.identity.store import PatientRepository
 from carnet.notify.store import NotificationRepository
 from carnet.record.store import DocumentRepository
-from carnet.storage.blobs import BlobStore
+from carnet.storage.blobs import BlobStore, InMemoryBlobStore
+
+_WRITERS: ThreadPoolExecutor | None = None
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    global _WRITERS
+    with _WRITERS_LOCK:
+        if _WRITERS is None:
+            _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="carnet-blob")
+        return _WRITERS
+
+
+class _BackgroundBlobs:
+    """The unit of work's view of the blob store: ``put`` returns the digest at once and the content is written
+    (temp file, fsync, rename, directory fsync: :class:`~carnet.storage.blobs.FileBlobStore`) on a worker thread
+    while the unit of work goes on; ``get``, ``exists`` and the unit of work's commit wait for those writes
+    first, so a committed entry never points to content that is not on disk, and a failed write fails the
+    commit. The fsyncs (I/O waits) overlap the database work of the deposit instead of adding to it."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+        self.pending: list[Future[str]] = []
+
+    def put(self, data: bytes) -> str:
+        self.pending.append(_writers().submit(self.store.put, data))
+        return hashlib.sha256(data).hexdigest()
+
+    def get(self, digest: str) -> bytes:
+        self.wait()
+        return self.store.get(digest)
+
+    def exists(self, digest: str) -> bool:
+        self.wait()
+        return self.store.exists(digest)
+
+    def wait(self) -> None:
+        """Wait for every write started here; raise the first failure (StorageError)."""
+        pending, self.pending = self.pending, []
+        failure: BaseException | None = None
+        for future in pending:
+            exc = future.exception()
+            failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 class UnitOfWork:
@@ -32,7 +80,8 @@ class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session], *, clock: Clock, blobs: BlobStore) -> None:
         self._session_factory = session_factory
         self.clock = clock
-        self.blobs = blobs
+        # In-memory stores (tests) write at once; a store on disk writes in the background (_BackgroundBlobs).
+        self.blobs: BlobStore = blobs if isinstance(blobs, InMemoryBlobStore) else _BackgroundBlobs(blobs)
         self._active = False
         self._refusals: list[AuditRow] = []
 
@@ -52,6 +101,11 @@ class UnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        # No write left running after the unit of work (its failure no longer matters: nothing was committed).
+        try:
+            self._wait_for_blobs()
+        except Exception:  # noqa: BLE001, S110
+            pass
         # close() rolls back whatever was not committed and detaches the objects without expiring them.
         self.session.close()
         self._active = False
@@ -60,7 +114,18 @@ class UnitOfWork:
     def flush(self) -> None:
         self.session.flush()
 
+    def _wait_for_blobs(self) -> None:
+        if isinstance(self.blobs, _BackgroundBlobs):
+            self.blobs.wait()
+
     def commit(self) -> None:
+        """Commit, once every content written in this unit of work is on disk (durable before acknowledged)."""
+        try:
+            self._wait_for_blobs()
+        except BaseException:
+            self.session.rollback()
+            self._write_refusals()
+            raise
         try:
             self.session.commit()
         except OperationalError as exc:
@@ -70,6 +135,10 @@ class UnitOfWork:
             self._write_refusals()
 
     def rollback(self) -> None:
+        try:
+            self._wait_for_blobs()
+        except Exception:  # noqa: BLE001, S110
+            pass
         self.session.rollback()
         self._write_refusals()
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from carnet.bootstrap import Platform
-from carnet.errors import DocumentRejected, Forbidden
+from carnet.errors import DocumentRejected, Forbidden, StorageError
 from carnet.record import service as record
 from carnet.record.model import Author, AuthorKind, DocumentMetadata, duplicate_key
 from carnet.record.store import DocumentFilters, DocumentRow
@@ -163,6 +163,27 @@ def test_the_day_of_the_duplicate_rule_computed_by_the_database_is_that_of_dupli
             assert [(r.id, r.duplicate_day) for r in found] == [
                 (doc, duplicate_key(record._metadata(row))[2].isoformat())
             ]
+
+
+def test_a_content_that_cannot_be_written_fails_the_commit_and_nothing_is_kept(
+    platform: Platform, dominique_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The content is written in the background while the deposit goes on; the commit waits for it.
+    def disk_full(data: bytes) -> str:
+        raise StorageError("écriture impossible dans le stockage de documents : plus de place")
+
+    monkeypatch.setattr(platform.blobs, "put", disk_full)
+    with platform.uow() as uow:
+        audit_before = len(uow.audit.for_patient(dominique_id))
+    with platform.uow() as uow, pytest.raises(StorageError, match="plus de place"):
+        record.deposit(uow=uow, actor=SYSTEM, patient_id=dominique_id, content=example(VSM))
+        uow.commit()
+    assert rows(platform) == 0 and blob_files(platform) == 0
+    with platform.uow() as uow:
+        assert len(uow.audit.for_patient(dominique_id)) == audit_before
+    monkeypatch.undo()
+    assert deposit(platform, dominique_id, example(VSM)).created
+    assert rows(platform) == 1 and blob_files(platform) == 1
 
 
 def test_secretariat_deposits_but_does_not_read(platform: Platform, dominique_id: str) -> None:
