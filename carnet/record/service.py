@@ -354,11 +354,13 @@ def deposit(
     problems = list(checked.errors)
     if checked.header is not None:
         problems += _patient_problems(checked.header, patient)
-    if actor.kind == ActorKind.PATIENT and checked.metadata and checked.metadata.author_kind is not AuthorKind.PATIENT:
+    # A legal representative deposits for the holder, with the holder's rights (DESIGN.md).
+    on_behalf_of_holder = actor.kind in (ActorKind.PATIENT, ActorKind.REPRESENTATIVE)
+    if on_behalf_of_holder and checked.metadata and checked.metadata.author_kind is not AuthorKind.PATIENT:
         problems.append(
             Problem("author_kind", "un document déposé par le patient a le patient pour auteur", "authorKind")
         )
-    if mime_type not in CDA_MIME_TYPES and actor.kind != ActorKind.PATIENT:
+    if mime_type not in CDA_MIME_TYPES and not on_behalf_of_holder:
         problems.append(
             Problem(
                 "cda_required",

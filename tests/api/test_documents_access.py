@@ -234,3 +234,25 @@ def test_delete_is_logical(client: TestClient, tokens: Tokens, dominique_id: str
     assert visible_to(client, holder(tokens), dominique_id) == []
     gone = client.get(URL, params={"patient": dominique_id, "status": "entered-in-error"}, headers=holder(tokens))
     assert [e["resource"]["status"] for e in gone.json()["entry"]] == ["entered-in-error"]
+
+
+def test_a_parent_reads_and_publishes_for_their_child(client: TestClient, tokens: Tokens, platform: Platform,
+                                                      dominique_id: str, vsm_id: str) -> None:  # fmt: skip
+    from tests.api.test_documents_submit import patient_pdf
+    from tests.builders import PLATFORM, make_person, qualified_patient
+
+    elodie = qualified_patient(platform, make_person(birth_name="VINCENT", birth_first_names="ELODIE INES",
+                                                     birth_date="2015-10-25", birth_place="44109"))  # fmt: skip
+    with platform.uow() as uow:
+        access.add_representative(uow=uow, actor=PLATFORM, patient_id=elodie, representative_id=dominique_id,
+                                  role="parent")  # fmt: skip
+        child_ins = uow.patients.get(elodie).ins_matricule  # type: ignore[union-attr]
+        uow.commit()
+    parent = tokens.headers(tokens.for_patient(DOMINIQUE_INS[0], represents=(str(child_ins),)))
+    published = client.post(URL, json=patient_pdf(elodie, uid="urn:oid:2.25.777"), headers=parent)
+    assert published.status_code == 201, published.text
+    child_doc = published.json()["id"]
+    assert visible_to(client, parent, elodie) == [child_doc]
+    assert client.get(f"{URL}/{child_doc}", headers=parent).status_code == 200  # as representative
+    assert client.get(f"{URL}/{vsm_id}", headers=parent).status_code == 200  # as holder of her own record
+    assert client.get(f"/fhir/Binary/{child_doc}", headers=parent).headers["content-type"] == "application/pdf"
