@@ -298,3 +298,22 @@ def test_an_author_other_than_the_headers_is_refused_on_the_author(client: TestC
     body = bundle(example(VSM), dominique_id, contained=[practitioner], author=[{"reference": "#who"}])
     issues = outcome(submit(client, tokens.for_actor(DR_HOUSE), body), 422)  # Dr House claims Dr Medioni's letter
     assert ["Bundle.entry[1].resource.author[0]"] in [i["expression"] for i in issues]
+
+
+def test_the_pdsm_iti105_example_is_refused_for_its_ins_then_as_a_fragment(client: TestClient, tokens: Tokens,
+                                                                             dominique_id: str) -> None:  # fmt: skip
+    example_105 = pdsm_example("DocumentReference-example-td2-iti105-publication-simplifiee.json")
+    headers = tokens.headers(tokens.for_actor(DR_MEDIONI))
+    issue = outcome(client.post("/fhir/DocumentReference", json=example_105, headers=headers), 422)[0]
+    assert issue["expression"] == ["DocumentReference.subject"] and "123456789012345" in issue["diagnostics"]
+    ours = with_ins(example_105, *DOMINIQUE_INS)
+    response = client.post("/fhir/DocumentReference", json=ours, headers=headers)
+    assert "DocumentReference.content[0].attachment.data" in expressions(response, 422)
+
+
+def test_a_stored_document_reference_is_not_a_submission(client: TestClient, tokens: Tokens, dominique_id: str) -> None:
+    """The PDSm4DMP example of a replaced entry (status superseded, content by URL) cannot be published."""
+    stored_entry = with_ins(pdsm_example("DocumentReference-doc-x-id.json"), *DOMINIQUE_INS)
+    response = client.post("/fhir/DocumentReference", json=stored_entry,
+                           headers=tokens.headers(tokens.for_actor(DR_MEDIONI)))  # fmt: skip
+    assert expressions(response, 400) == ["DocumentReference.content[0].attachment.data"]
