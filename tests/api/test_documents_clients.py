@@ -61,3 +61,48 @@ def test_fhirpy_submits_pages_reads_and_patches(live_server: LiveServer, platfor
     labels = [*vsm["securityLabel"], {"coding": [{"code": "MASQUE_PS"}]}]
     holder.patch("DocumentReference", vsm["id"], securityLabel=labels)
     assert len(doctor.resources("DocumentReference").search(patient=patient_id).fetch_all()) == 2
+
+
+def test_smart_fhirclient_parses_what_we_send(live_server: LiveServer, platform: Platform) -> None:
+    """SMART's fhirclient parses every element strictly into its R4 models: the searchset, the DocumentReference
+    with its contained author, and the Binary."""
+    from fhirclient.models.binary import Binary
+    from fhirclient.models.bundle import Bundle
+    from fhirclient.models.documentreference import DocumentReference
+    from fhirclient.server import FHIRServer
+
+    patient_id = dominique_with_doctors(platform)
+    tokens = live_server.tokens
+    server = FHIRServer(None, base_uri=f"{live_server.url}/fhir/")
+    server.session.headers["Authorization"] = f"Bearer {tokens.for_actor(DR_MEDIONI)}"
+    answer = server.post_json("", bundle(example(VSM), patient_id)).json()
+    assert Bundle(answer).type == "transaction-response"
+    server.session.headers["Authorization"] = f"Bearer {tokens.for_actor(DR_HOUSE)}"
+    (found,) = list(DocumentReference.where(struct={"patient": patient_id}).perform_resources_iter(server))
+    assert found.masterIdentifier.value == "urn:oid:1.2.250.1.213.1.1.1.13.2022.1.1"
+    assert {c.resource_type for c in found.contained} == {"Patient", "Practitioner", "PractitionerRole"}
+    again = DocumentReference.read(found.id, server)
+    assert again.content[0].attachment.hash == found.content[0].attachment.hash
+    binary = Binary.read(found.id, server)
+    assert base64.b64decode(binary.data) == example(VSM)
+
+
+def test_async_fhirpy_searches_and_reads(live_server: LiveServer, platform: Platform) -> None:
+    import asyncio
+
+    from fhirpy import AsyncFHIRClient
+
+    patient_id = dominique_with_doctors(platform)
+    tokens = live_server.tokens
+
+    async def scenario() -> None:
+        author = AsyncFHIRClient(f"{live_server.url}/fhir", authorization=f"Bearer {tokens.for_actor(DR_MEDIONI)}")
+        for name in (VSM, LDL_SES):
+            await author.execute("", method="post", data=bundle(example(name), patient_id))
+        doctor = AsyncFHIRClient(f"{live_server.url}/fhir", authorization=f"Bearer {tokens.for_actor(DR_HOUSE)}")
+        found = await doctor.resources("DocumentReference").search(patient=patient_id).limit(1).fetch_all()
+        assert len(found) == 2
+        count = await doctor.resources("DocumentReference").search(patient=patient_id, type="SYNTH").count()
+        assert count == 1
+
+    asyncio.run(scenario())
