@@ -122,14 +122,14 @@ def _candidate_actors(uow: UnitOfWork, caller: Caller) -> list[Actor]:
 
 def _as_caller(uow: UnitOfWork, caller: Caller, call: Any) -> tuple[Any, Actor]:
     """Run ``call(actor)`` as the first candidate actor the access decision lets through."""
-    actors = _candidate_actors(uow, caller)
-    for index, actor in enumerate(actors):
+    refusals: list[Forbidden | NotFound] = []
+    for actor in _candidate_actors(uow, caller):
         try:
             return call(actor), actor
-        except (Forbidden, NotFound):
-            if index == len(actors) - 1:
-                raise
-    raise NotFound("document introuvable", field="document")  # pragma: no cover - actors is never empty
+        except (Forbidden, NotFound) as exc:
+            refusals.append(exc)
+    # A document hidden from one of the caller's roles must not be revealed by the refusal of another one.
+    raise next((r for r in refusals if isinstance(r, NotFound)), refusals[0])
 
 
 def _check_app_patient(uow: UnitOfWork, caller: Caller, entry: DocumentEntry) -> None:

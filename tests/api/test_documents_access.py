@@ -256,3 +256,8 @@ def test_a_parent_reads_and_publishes_for_their_child(client: TestClient, tokens
     assert client.get(f"{URL}/{child_doc}", headers=parent).status_code == 200  # as representative
     assert client.get(f"{URL}/{vsm_id}", headers=parent).status_code == 200  # as holder of her own record
     assert client.get(f"/fhir/Binary/{child_doc}", headers=parent).headers["content-type"] == "application/pdf"
+    # Held back from her, her own document does not exist for her, whichever role the server tries.
+    invisible = {"coding": [{**MASQUE_PS, "code": "INVISIBLE_PATIENT"}]}
+    held = [{"op": "add", "path": "/securityLabel/-", "value": invisible}]
+    assert patch(client, tokens.headers(tokens.for_actor(DR_MEDIONI)), vsm_id, held).status_code == 200
+    assert client.get(f"{URL}/{vsm_id}", headers=parent).status_code == 404
