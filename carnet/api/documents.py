@@ -218,20 +218,19 @@ def _search(request: Request, caller: Caller, uow: UnitOfWork, params: list[tupl
                                      sort=query.sort, offset=query.offset, limit=query.count, ctx=ctx)  # fmt: skip
     ins = _ins(uow, query.patient_id)
     base = _fhir_base(request)
-    bundle = {
+    entries = [
+        {"fullUrl": f"{base}/DocumentReference/{entry.id}", "resource": mhd.document_reference(entry, ins=ins),
+         "search": {"mode": "match"}}
+        for entry in page.items
+    ]  # fmt: skip
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": page.total,
         "link": mhd_search.links(f"{base}/DocumentReference", query, page.total),
-        "entry": [
-            {
-                "fullUrl": f"{base}/DocumentReference/{entry.id}",
-                "resource": mhd.document_reference(entry, ins=ins),
-                "search": {"mode": "match"},
-            }  # fmt: skip
-            for entry in page.items
-        ],
     }
+    if entries:  # FHIR JSON has no empty arrays
+        bundle["entry"] = entries
     uow.commit()
     return fhir_response(bundle)
 

@@ -196,3 +196,13 @@ def test_search_errors_name_the_parameter(client: TestClient, tokens: Tokens, re
     assert expressions(strict, 400) == ["colour"]
     assert expressions(client.get(URL, params={"patient.identifier": f"{INS_SYSTEM}|277076322082910"},
                                   headers=headers), 404) == ["patient.identifier"]  # fmt: skip
+
+
+def test_an_empty_page_has_no_entry_array_and_count_zero_gives_the_total(client: TestClient, tokens: Tokens,
+                                                                          record: dict[str, str]) -> None:  # fmt: skip
+    headers = tokens.headers(tokens.for_actor(DR_HOUSE))
+    none = client.get(URL, params={"patient": record["patient"], "type": "34874-8"}, headers=headers).json()
+    assert none["total"] == 0 and "entry" not in none
+    Bundle.model_validate(none)
+    summary = client.get(URL, params={"patient": record["patient"], "_count": "0"}, headers=headers).json()
+    assert summary["total"] == 4 and "entry" not in summary
