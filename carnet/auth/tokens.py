@@ -25,6 +25,7 @@ LEEWAY_SECONDS = 30
 # flood of forged kids turning the API into a load generator against the identity provider).
 MIN_REFETCH_SECONDS = 30.0
 JWKS_TTL_SECONDS = 3600.0
+VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass
@@ -97,6 +98,9 @@ class TokenValidator:
         self._issuers = {issuer.issuer: issuer for issuer in issuers}
         self.audience = audience
         self._clock = clock
+        # Verified claims by token, until the token expires: a client sends the same token with every request,
+        # and verifying its signature again each time is most of the cost of authentication.
+        self._verified: dict[str, dict[str, Any]] = {}
 
     @property
     def issuers(self) -> tuple[str, ...]:
@@ -106,6 +110,18 @@ class TokenValidator:
         self._issuers[issuer.issuer] = issuer
 
     def validate(self, token: str) -> dict[str, Any]:
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached["exp"] + LEEWAY_SECONDS > self._clock():
+                return dict(cached)
+            self._verified.pop(token, None)
+        claims = self._validate(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()  # bounded memory; the next requests verify again
+        self._verified[token] = claims
+        return dict(claims)
+
+    def _validate(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -126,15 +142,22 @@ class TokenValidator:
                 algorithms=[algorithm],
                 audience=issuer.audience or self.audience,
                 issuer=issuer.issuer,
-                leeway=LEEWAY_SECONDS,
-                options={"require": ["exp", "iat", "iss", "sub"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise Unauthenticated("jeton expiré") from exc
+                # Times are checked below against the validator's clock (injectable), not PyJWT's.
+                options={"require": ["exp", "iat", "iss", "sub"], "verify_exp": False, "verify_nbf": False,
+                         "verify_iat": False},
+            )  # fmt: skip
         except jwt.InvalidAudienceError as exc:
             raise Unauthenticated("jeton émis pour un autre service (aud)") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"jeton refusé: {exc}") from exc
-        if claims["iat"] > self._clock() + LEEWAY_SECONDS:
+        now = self._clock()
+        for name in ("exp", "iat", "nbf"):
+            if name in claims and not isinstance(claims[name], int | float):
+                raise Unauthenticated(f"jeton refusé: {name} doit être une date numérique")
+        if claims["exp"] + LEEWAY_SECONDS <= now:
+            raise Unauthenticated("jeton expiré")
+        if claims["iat"] > now + LEEWAY_SECONDS:
             raise Unauthenticated("jeton émis dans le futur (iat)")
+        if claims.get("nbf", 0) > now + LEEWAY_SECONDS:
+            raise Unauthenticated("jeton pas encore valide (nbf)")
         return claims
