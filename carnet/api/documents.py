@@ -28,6 +28,7 @@ from carnet.api.outcome import FHIR_JSON, FhirError, fhir_response
 from carnet.auth.claims import Caller
 from carnet.auth.scopes import require_scope
 from carnet.errors import Forbidden, NotFound
+from carnet.identity.status import IdentityStatus, may_share
 from carnet.identity.store import PatientRow
 from carnet.record import service as record
 from carnet.record.model import DocumentEntry
@@ -139,8 +140,9 @@ def _check_app_patient(uow: UnitOfWork, caller: Caller, entry: DocumentEntry) ->
 
 
 def _ins(uow: UnitOfWork, patient_id: str) -> tuple[str, str] | None:
+    """The patient's INS (matricule, OID), only while the identity is qualified (the INS may be shared then only)."""
     row = uow.patients.get(patient_id)
-    if row is None or not row.ins_matricule or not row.ins_oid:
+    if row is None or not row.ins_matricule or not row.ins_oid or not may_share(IdentityStatus(row.status)):
         return None
     return row.ins_matricule, row.ins_oid
 

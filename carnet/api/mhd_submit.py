@@ -446,9 +446,38 @@ def _located(submission: Submission, location: str | None) -> str:
     return f"{submission.where}.{relative}" if relative else submission.where
 
 
+def _issues(submission: Submission, problems: list[Any]) -> list[Issue]:
+    """The record service's problems located in the submission (an XPath in the CDA goes in the diagnostics)."""
+    return [
+        Issue(
+            p.code,
+            f"{p.message} [{p.location}]" if p.location.startswith("/") else p.message,
+            _located(submission, p.location),
+        )  # fmt: skip
+        for p in problems
+    ]
+
+
+def _class_issue(submission: Submission, metadata: DocumentMetadata | None) -> Issue | None:
+    """A category other than the class of the type: the access rules read the class with the type, and a wrong
+    class would let a document escape a rule written for it (an operative report filed as a synthesis)."""
+    if metadata is None or "class_code" not in submission.overrides:
+        return None
+    expected = class_for_type(metadata.type_code)
+    if not expected or metadata.class_code == expected:
+        return None
+    return Issue("class_mismatch", f"classe {metadata.class_code} incohérente avec le type {metadata.type_code} : "
+                 f"classe {expected} attendue (JDV_J06 / JDV_J07)", f"{submission.where}.category[0]")  # fmt: skip
+
+
 def deposit(*, uow: UnitOfWork, actor: Actor, patient: PatientRow, submission: Submission) -> record.DepositResult:
     """Deposit one submitted document; every refusal is re-raised with the FHIRPath of what is wrong."""
     metadata = metadata_for(submission, actor=actor, patient=patient, now=uow.clock.now())
+    if (wrong_class := _class_issue(submission, metadata)) is not None:
+        checked = record.check_document(submission.content, mime_type=submission.mime_type, metadata=metadata,
+                                        max_bytes=record.DEFAULT_MAX_BYTES)  # fmt: skip
+        issues = [*_issues(submission, checked.errors), wrong_class]
+        raise DocumentRejected(f"document refusé : {issues[0].message}", problems=issues)
     try:
         return record.deposit(
             uow=uow,
@@ -463,15 +492,7 @@ def deposit(*, uow: UnitOfWork, actor: Actor, patient: PatientRow, submission: S
             submission_source=submission.submission_source,
         )
     except DocumentRejected as exc:
-        issues = [
-            Issue(
-                p.code,
-                f"{p.message} [{p.location}]" if p.location.startswith("/") else p.message,
-                _located(submission, p.location),
-            )  # fmt: skip
-            for p in exc.problems
-        ]
-        raise DocumentRejected(exc.message, problems=issues) from None
+        raise DocumentRejected(exc.message, problems=_issues(submission, exc.problems)) from None
     except CarnetError as exc:
         if not isinstance(exc, FhirError):
             exc.field = _located(submission, exc.field)

@@ -203,7 +203,10 @@ def test_the_pdsm_example_for_a_known_patient_is_refused_as_a_fragment(client: T
     body = with_ins(pdsm_example("Bundle-example-td2-iti65-lot-soumission.json"), *DOMINIQUE_INS)
     response = submit(client, tokens.for_actor(DR_MEDIONI), body)
     issues = outcome(response, 422)
-    assert {e for i in issues for e in i["expression"]} >= {"Bundle.entry[2].resource.data"}
+    assert {e for i in issues for e in i["expression"]} >= {
+        "Bundle.entry[2].resource.data",  # the CDA: no id, code, effectiveTime, recordTarget, author…
+        "Bundle.entry[1].resource.category[0]",  # 11488-4 is a compte rendu (10), not a synthèse (11)
+    }
     assert any("ClinicalDocument" in i["diagnostics"] or "absent" in i["diagnostics"] for i in issues)
 
 
@@ -317,3 +320,12 @@ def test_a_stored_document_reference_is_not_a_submission(client: TestClient, tok
     response = client.post("/fhir/DocumentReference", json=stored_entry,
                            headers=tokens.headers(tokens.for_actor(DR_MEDIONI)))  # fmt: skip
     assert expressions(response, 400) == ["DocumentReference.content[0].attachment.data"]
+
+
+def test_a_category_other_than_the_types_class_is_refused(client: TestClient, tokens: Tokens,
+                                                          dominique_id: str) -> None:  # fmt: skip
+    """An operative report filed as a synthesis would escape the rule that keeps it from nurses."""
+    category = [{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.1", "code": "10"}]}]
+    response = submit(client, tokens.for_actor(DR_MEDIONI), bundle(example(VSM), dominique_id, category=category))
+    issue = outcome(response, 422)[0]
+    assert issue["expression"] == ["Bundle.entry[1].resource.category[0]"] and "11 attendue" in issue["diagnostics"]
