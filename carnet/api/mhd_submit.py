@@ -18,11 +18,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.exc import IntegrityError
 
 from carnet.access.model import Actor, ActorKind
 from carnet.api import mhd
 from carnet.api.outcome import FhirError
-from carnet.errors import CarnetError, DocumentRejected, InvalidMatricule
+from carnet.errors import CarnetError, Conflict, DocumentRejected, InvalidMatricule
 from carnet.identity.matricule import Ins
 from carnet.identity.store import PatientRow
 from carnet.record import service as record
@@ -493,6 +494,10 @@ def deposit(*, uow: UnitOfWork, actor: Actor, patient: PatientRow, submission: S
         )
     except DocumentRejected as exc:
         raise DocumentRejected(exc.message, problems=_issues(submission, exc.problems)) from None
+    except IntegrityError:
+        # The same uniqueId committed by a concurrent request between the service's check and its insert.
+        raise Conflict("ce document vient d'être reçu par une autre requête : renvoyer le lot pour confirmation",
+                       field=f"{submission.where}.masterIdentifier") from None  # fmt: skip
     except CarnetError as exc:
         if not isinstance(exc, FhirError):
             exc.field = _located(submission, exc.field)

@@ -106,3 +106,26 @@ def test_async_fhirpy_searches_and_reads(live_server: LiveServer, platform: Plat
         assert count == 1
 
     asyncio.run(scenario())
+
+
+def test_the_same_bundle_sent_twice_at_once_is_stored_once(live_server: LiveServer, platform: Platform) -> None:
+    """Two concurrent identical submissions: one creates, the other is told it is a repeat or a conflict."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from sqlalchemy import func, select
+
+    from carnet.record.store import DocumentRow
+
+    patient_id = dominique_with_doctors(platform)
+    body = bundle(example(VSM), patient_id)
+    headers = {"Authorization": f"Bearer {live_server.tokens.for_actor(DR_MEDIONI)}"}
+
+    def send(_: int) -> int:
+        return httpx.post(f"{live_server.url}/fhir", json=body, headers=headers, timeout=30).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(send, range(4)))
+    assert set(statuses) <= {200, 409}, statuses
+    with platform.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(DocumentRow)) == 1
