@@ -329,3 +329,31 @@ def test_a_category_other_than_the_types_class_is_refused(client: TestClient, to
     response = submit(client, tokens.for_actor(DR_MEDIONI), bundle(example(VSM), dominique_id, category=category))
     issue = outcome(response, 422)[0]
     assert issue["expression"] == ["Bundle.entry[1].resource.category[0]"] and "11 attendue" in issue["diagnostics"]
+
+
+def supersede(target: str) -> dict[str, object]:
+    """The PATCH entry of the PDSm replacement example (FHIRPath Patch: status → superseded)."""
+    operation = {"name": "operation", "part": [{"name": "type", "valueCode": "replace"},
+                                               {"name": "path", "valueString": "DocumentReference.status"},
+                                               {"name": "value", "valueCode": "superseded"}]}  # fmt: skip
+    return {"fullUrl": "urn:uuid:5a7c0c1e-0000-4000-8000-000000000004",
+            "resource": {"resourceType": "Parameters", "parameter": [operation]},
+            "request": {"method": "PATCH", "url": f"DocumentReference/{target}"}}  # fmt: skip
+
+
+def test_a_replacement_bundle_may_carry_the_pdsm_supersede_patch(client: TestClient, tokens: Tokens,
+                                                                  dominique_id: str) -> None:  # fmt: skip
+    token = tokens.for_actor(DR_MEDIONI)
+    (old_id,) = created_ids(submit(client, token, bundle(example(VSM), dominique_id)))
+    (other_id,) = created_ids(submit(client, token, bundle(example(LDL_SES), dominique_id)))
+    version2 = example(VSM).replace(b"1.2.250.1.213.1.1.1.13.2022.1.1", b"1.2.250.1.213.1.1.1.13.2022.1.2", 1)
+    relation = [{"code": "replaces", "target": {"reference": f"DocumentReference/{old_id}"}}]
+    wrong = bundle(version2, dominique_id, relatesTo=relation)
+    wrong["entry"].append(supersede(other_id))  # a document this bundle does not replace
+    assert expressions(submit(client, token, wrong), 422) == ["Bundle.entry[3].resource"]
+    right = bundle(version2, dominique_id, relatesTo=relation)
+    right["entry"].append(supersede(old_id))
+    response = submit(client, token, right)
+    assert response.json()["entry"][3]["response"] == {"status": "200 OK", "location": f"DocumentReference/{old_id}"}
+    read = client.get(f"/fhir/DocumentReference/{old_id}", headers=tokens.headers(token)).json()
+    assert read["status"] == "superseded"
