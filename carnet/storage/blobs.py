@@ -30,6 +30,14 @@ def _check_digest(digest: str) -> str:
     return digest
 
 
+def _fsync_dir(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 class FileBlobStore:
     """Blobs on local disk as ``root/ab/cd/<sha256>``; each write is temp file + fsync + atomic rename."""
 
@@ -45,8 +53,8 @@ class FileBlobStore:
         target = self._path(digest)
         if target.exists() and target.stat().st_size == len(data):
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self._make_dirs(target.parent)
             fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as handle:
@@ -58,14 +66,23 @@ class FileBlobStore:
                 Path(tmp_name).unlink(missing_ok=True)
                 raise
             # The rename is only durable once the directory entry is on disk.
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            _fsync_dir(target.parent)
         except OSError as exc:
             raise StorageError(f"écriture impossible dans le stockage de documents : {exc}") from exc
         return digest
+
+    def _make_dirs(self, directory: Path) -> None:
+        """``ab/cd/`` under the root; a directory created here is made durable in its parent (else a power cut
+        could lose the directory, and with it content whose own fsync succeeded)."""
+        created = []
+        for folder in (directory.parent, directory):
+            try:
+                folder.mkdir()
+                created.append(folder)
+            except FileExistsError:
+                pass
+        for folder in created:
+            _fsync_dir(folder.parent)
 
     def get(self, digest: str) -> bytes:
         path = self._path(_check_digest(digest))

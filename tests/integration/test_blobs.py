@@ -47,3 +47,19 @@ def test_a_blob_corrupted_on_disk_is_detected(tmp_path: Path) -> None:
     path.write_bytes(REPORT.replace(b"2.1", b"9.9"))
     with pytest.raises(StorageError, match="corrompu"):
         store.get(digest)
+
+
+def test_new_folders_are_made_durable_in_their_parents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import carnet.storage.blobs as blobs
+
+    synced: list[Path] = []
+    real = blobs._fsync_dir
+    monkeypatch.setattr(blobs, "_fsync_dir", lambda folder: (synced.append(folder), real(folder)))
+    store = FileBlobStore(tmp_path / "blobs")
+    digest = store.put(b"first content in a new prefix")
+    root = tmp_path / "blobs"
+    # ab/ made durable in the root, ab/cd/ in ab/, and the file's entry in ab/cd/.
+    assert synced == [root, root / digest[:2], root / digest[:2] / digest[2:4]]
+    synced.clear()
+    store.put(b"first content in a new prefix")  # already there: nothing written
+    assert synced == []
