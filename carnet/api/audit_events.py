@@ -15,9 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from carnet.access import service as access
-from carnet.access.model import ActorKind
 from carnet.api import _paging as p
-from carnet.api.deps import CallerDep, UowDep, actor_on, own_patient_id, request_context
+from carnet.api.deps import CallerDep, UowDep, actor_on, request_context, searched_patient_id
 from carnet.api.outcome import FhirError, fhir_response
 from carnet.audit.fhir import PROFESSIONAL_ID_SYSTEM, fhir_action, to_audit_event
 from carnet.auth.scopes import require_scope
@@ -72,13 +71,7 @@ def search_audit_events(request: Request, caller: CallerDep, uow: UowDep) -> JSO
     require_scope(caller, "AuditEvent", "s")
     found = p.params(request, ("patient", "date", "agent", "action", "subtype", "outcome"), repeatable=("date",))
     page = p.paging(found)
-    reference = p.one(found, "patient")
-    if reference is not None:
-        patient_id = p.reference_id(reference, "Patient", "patient")
-    elif caller.kind == ActorKind.PATIENT:
-        patient_id = own_patient_id(uow, caller)
-    else:
-        raise FhirError("paramètre patient obligatoire (Patient/<id>)", field="patient")
+    patient_id = searched_patient_id(uow, caller, found)
     dates = [p.date_bound(value, "date") for value in found.get("date", [])]
     agent = _agent(value) if (value := p.one(found, "agent")) is not None else None
     action = _token_in(found, "action", ACTIONS)

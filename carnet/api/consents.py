@@ -36,10 +36,10 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
 
 from carnet.access import service as access
-from carnet.access.model import Actor, ActorKind
+from carnet.access.model import Actor
 from carnet.access.service import Setting
 from carnet.api import _paging as p
-from carnet.api.deps import CallerDep, UowDep, actor_on, own_patient_id, request_context
+from carnet.api.deps import CallerDep, UowDep, actor_on, request_context, searched_patient_id
 from carnet.api.outcome import FhirError, fhir_response
 from carnet.auth.claims import Caller
 from carnet.auth.scopes import require_scope
@@ -232,13 +232,7 @@ def search_consents(request: Request, caller: CallerDep, uow: UowDep) -> JSONRes
     require_scope(caller, "Consent", "s")
     found = p.params(request, ("patient", "status", "category", "actor"))
     page = p.paging(found)
-    reference = p.one(found, "patient")
-    if reference is not None:
-        patient_id = p.reference_id(reference, "Patient", "patient")
-    elif caller.kind == ActorKind.PATIENT:
-        patient_id = own_patient_id(uow, caller)
-    else:
-        raise FhirError("paramètre patient obligatoire (Patient/<id>)", field="patient")
+    patient_id = searched_patient_id(uow, caller, found)
     status = p.one(found, "status")
     if status is not None and status not in STATUSES:
         raise FhirError(f"status : « {status} » inconnu ({', '.join(STATUSES)})", field="status")

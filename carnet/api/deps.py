@@ -12,6 +12,7 @@ from typing import Annotated
 from urllib.parse import unquote
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from carnet.access.model import Actor, ActorKind, AuthMethod, Context, Mode
 from carnet.access.service import context as access_context
@@ -25,7 +26,7 @@ MODE_HEADER = "X-Carnet-Access-Mode"
 JUSTIFICATION_HEADER = "X-Carnet-Justification"
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
@@ -46,13 +47,21 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def get_caller(request: Request) -> Caller:
-    """The verified caller; cached on the request so several dependencies share one validation."""
+async def get_caller(request: Request) -> Caller:
+    """The verified caller; cached on the request so several dependencies share one validation.
+
+    Async (no thread hop per request): a token seen before is answered from memory; a new one is verified in
+    the thread pool, since fetching an issuer's keys is network I/O.
+    """
     cached = getattr(request.state, "caller", None)
     if isinstance(cached, Caller):
         return cached
     validator: TokenValidator = request.app.state.token_validator
-    caller = caller_from_claims(validator.validate(bearer_token(request)))
+    token = bearer_token(request)
+    claims = validator.remembered(token)
+    if claims is None:
+        claims = await run_in_threadpool(validator.validate, token)
+    caller = caller_from_claims(claims)
     request.state.caller = caller
     return caller
 
@@ -67,6 +76,19 @@ def own_patient_id(uow: UnitOfWork, caller: Caller) -> str:
     if row is None:
         raise Forbidden("aucun espace santé ne correspond à l'INS de ce compte")
     return row.id
+
+
+def searched_patient_id(uow: UnitOfWork, caller: Caller, found: dict[str, list[str]]) -> str:
+    """The record a search is about: its ``patient`` parameter, or the signed-in holder's own record."""
+    from carnet.api import _paging as p
+    from carnet.api.outcome import FhirError
+
+    reference = p.one(found, "patient")
+    if reference is not None:
+        return p.reference_id(reference, "Patient", "patient")
+    if caller.kind == ActorKind.PATIENT:
+        return own_patient_id(uow, caller)
+    raise FhirError("paramètre patient obligatoire (Patient/<id>)", field="patient")
 
 
 def actor_on(uow: UnitOfWork, caller: Caller, patient_id: str | None = None) -> Actor:

@@ -109,12 +109,20 @@ class TokenValidator:
     def add(self, issuer: TrustedIssuer) -> None:
         self._issuers[issuer.issuer] = issuer
 
-    def validate(self, token: str) -> dict[str, Any]:
+    def remembered(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token verified before and not expired since, else None (no I/O)."""
         cached = self._verified.get(token)
-        if cached is not None:
-            if cached["exp"] + LEEWAY_SECONDS > self._clock():
-                return dict(cached)
-            self._verified.pop(token, None)
+        if cached is None:
+            return None
+        if cached["exp"] + LEEWAY_SECONDS > self._clock():
+            return dict(cached)
+        self._verified.pop(token, None)
+        return None
+
+    def validate(self, token: str) -> dict[str, Any]:
+        remembered = self.remembered(token)
+        if remembered is not None:
+            return remembered
         claims = self._validate(token)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.clear()  # bounded memory; the next requests verify again
