@@ -98,6 +98,8 @@ def _include_routers(app: FastAPI) -> None:
     for name in ROUTER_MODULES:
         module = importlib.import_module(f"carnet.api.{name}")
         app.include_router(module.router)
+        if hasattr(module, "install"):  # a module may add its own exception handlers (the web portals)
+            module.install(app)
     if app.state.dev_idp is not None:  # /dev-idp exists only while the development identity provider is on
         from carnet.api import devidp
 
@@ -114,4 +116,5 @@ ROUTER_MODULES: tuple[str, ...] = (
     "patients",
     "consents",
     "audit_events",
+    "web",
 )

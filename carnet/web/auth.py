@@ -1,0 +1,197 @@
+"""Sign-in to the portals: the OpenID Connect authorization-code flow with PKCE (S256), as the public client
+``carnet-web``, against the development identity provider (its discovery document) when it is on.
+
+``/connexion`` redirects to the provider's authorization endpoint; ``/auth/callback`` checks the state, redeems
+the code at the token endpoint over HTTP (the real flow, even for the in-process provider), validates the access
+token with the API's TokenValidator and opens the session (:mod:`carnet.web.session`); ``/deconnexion`` closes
+it. :func:`page_caller` gives the signed-in :class:`~carnet.auth.claims.Caller` of a page, the same type as the
+API's, or sends the browser to ``/connexion``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import httpx
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from carnet.auth.claims import Caller, caller_from_claims
+from carnet.auth.tokens import TokenValidator
+from carnet.errors import CarnetError, Unauthenticated
+from carnet.settings import Settings
+from carnet.web import session as web_session
+from carnet.web.templating import page
+
+CLIENT_ID = "carnet-web"
+SCOPES = "openid profile"
+SESSION_MAX = 8 * 3600  # a session never outlives its token, nor 8 hours
+
+
+class SignInRequired(Exception):
+    """The page needs a signed-in user: the browser is sent to ``/connexion`` and back to ``next`` afterwards."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _issuer(request: Request) -> str:
+    idp = getattr(request.app.state, "dev_idp", None)
+    if idp is not None:
+        return str(idp.issuer)
+    settings = _settings(request)
+    if settings.oidc_issuers:
+        return settings.oidc_issuers[0].issuer.rstrip("/")
+    raise Unauthenticated("aucun fournisseur d'identité configuré pour le portail")
+
+
+async def _discovery(request: Request, issuer: str) -> dict[str, Any]:
+    """The provider's OpenID configuration, fetched once per application."""
+    cache: dict[str, dict[str, Any]] = request.app.state.__dict__.setdefault("web_oidc_discovery", {})
+    if issuer not in cache:
+        async with httpx.AsyncClient(timeout=10) as http:
+            answer = await http.get(f"{issuer}/.well-known/openid-configuration")
+        answer.raise_for_status()
+        document = answer.json()
+        if document.get("issuer") != issuer:
+            raise Unauthenticated("document de découverte : émetteur inattendu")
+        cache[issuer] = document
+    return cache[issuer]
+
+
+def _safe_next(value: str | None) -> str:
+    """A local path to return to after sign-in (never another site)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value and len(value) < 500:
+        return value
+    return "/"
+
+
+def _redirect_uri(request: Request) -> str:
+    return f"{_settings(request).public_url.rstrip('/')}/auth/callback"
+
+
+async def sign_in(request: Request) -> Response:
+    """Start the authorization-code flow: state, nonce and PKCE verifier kept in a short signed cookie."""
+    issuer = _issuer(request)
+    try:
+        config = await _discovery(request, issuer)
+    except (httpx.HTTPError, ValueError, CarnetError) as exc:
+        return _failed(request, f"fournisseur d'identité injoignable ({type(exc).__name__})", status=503)
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    query = urlencode({"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": _redirect_uri(request),
+                       "scope": SCOPES, "state": state, "nonce": nonce, "code_challenge": challenge,
+                       "code_challenge_method": "S256"})  # fmt: skip
+    response = RedirectResponse(f"{config['authorization_endpoint']}?{query}", status_code=303)
+    settings = _settings(request)
+    expires = int(time.time()) + web_session.LOGIN_LIFETIME
+    login = {"state": state, "nonce": nonce, "verifier": verifier, "issuer": issuer,
+             "next": _safe_next(request.query_params.get("next")), "exp": expires}  # fmt: skip
+    web_session.set_cookie(response, settings, web_session.LOGIN_COOKIE,
+                           web_session.sign(settings, "login", login), web_session.LOGIN_LIFETIME)  # fmt: skip
+    return response
+
+
+def _failed(request: Request, reason: str, *, status: int = 400) -> Response:
+    response = page(request, "signin_failed.html", status=status, reason=reason)
+    web_session.clear_cookie(response, _settings(request), web_session.LOGIN_COOKIE)
+    return response
+
+
+async def callback(request: Request) -> Response:
+    """The provider's answer: check the state and issuer, redeem the code, validate the token, open the session."""
+    settings = _settings(request)
+    login = web_session.unsign(settings, "login", request.cookies.get(web_session.LOGIN_COOKIE))
+    params = request.query_params
+    if login is None:
+        return _failed(request, "demande de connexion inconnue ou expirée")
+    if not secrets.compare_digest(str(params.get("state", "")), str(login["state"])):
+        return _failed(request, "paramètre state incorrect")
+    if params.get("iss") not in (None, login["issuer"]):
+        return _failed(request, "réponse d'un autre fournisseur d'identité")
+    if params.get("error"):
+        return _failed(request, f"{params.get('error_description') or params['error']}"[:300])
+    code = params.get("code")
+    if not code:
+        return _failed(request, "code d'autorisation absent")
+    try:
+        config = await _discovery(request, str(login["issuer"]))
+        async with httpx.AsyncClient(timeout=10) as http:
+            answer = await http.post(config["token_endpoint"], data={
+                "grant_type": "authorization_code", "code": code, "redirect_uri": _redirect_uri(request),
+                "client_id": CLIENT_ID, "code_verifier": login["verifier"]})  # fmt: skip
+        body = answer.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return _failed(request, f"point de jeton injoignable ({type(exc).__name__})", status=503)
+    if answer.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+        detail = body.get("error_description") if isinstance(body, dict) else None
+        return _failed(request, f"code refusé par le fournisseur d'identité : {detail or answer.status_code}"[:300])
+    token = body["access_token"]
+    validator: TokenValidator = request.app.state.token_validator
+    try:
+        claims = await run_in_threadpool(validator.validate, token)
+        caller_from_claims(claims)
+    except CarnetError as exc:
+        return _failed(request, f"jeton refusé : {exc.message}"[:300])
+    expires = min(int(claims.get("exp", 0)), int(time.time()) + SESSION_MAX)
+    response = RedirectResponse(str(login["next"]), status_code=303)
+    web_session.new_session(settings, response, token, expires)
+    web_session.clear_cookie(response, settings, web_session.LOGIN_COOKIE)
+    return response
+
+
+async def sign_out(request: Request) -> Response:
+    """Close the session (POST with the CSRF token; a GET shows the confirmation button)."""
+    if request.method == "POST":
+        form = await request.form()
+        csrf = form.get("csrf")
+        if web_session.csrf_ok(request, csrf if isinstance(csrf, str) else None):
+            response = RedirectResponse("/connexion/terminee", status_code=303)
+            web_session.clear_cookie(response, _settings(request), web_session.SESSION_COOKIE)
+            return response
+    return page(request, "signout.html")
+
+
+async def signed_out(request: Request) -> Response:
+    return page(request, "signed_out.html")
+
+
+async def page_caller(request: Request) -> Caller:
+    """The signed-in caller of a page (validated again on every request); else the browser goes to sign in."""
+    cached = getattr(request.state, "caller", None)
+    if isinstance(cached, Caller):
+        return cached
+    current = web_session.session_of(request)
+    token = current.get("token") if current else None
+    if not isinstance(token, str):
+        raise SignInRequired(request.url.path)
+    validator: TokenValidator = request.app.state.token_validator
+    try:
+        claims = validator.remembered(token)
+        if claims is None:
+            claims = await run_in_threadpool(validator.validate, token)
+        caller = caller_from_claims(claims)
+    except CarnetError:
+        raise SignInRequired(request.url.path) from None
+    request.state.caller = caller
+    return caller
+
+
+PageCallerDep = Annotated[Caller, Depends(page_caller)]
+
+
+def sign_in_redirect(_: Request, exc: SignInRequired) -> Response:
+    return RedirectResponse(f"/connexion?{urlencode({'next': exc.next_path})}", status_code=303)

@@ -1,0 +1,67 @@
+"""The portals' router (kept out of the OpenAPI schema), the stylesheet, and the error pages of web paths."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from importlib import resources
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+
+from carnet.errors import CarnetError, Forbidden, NotFound, Unauthenticated
+from carnet.web import auth, patient
+from carnet.web.templating import page
+
+router = APIRouter(include_in_schema=False, tags=["web"])
+
+router.add_api_route("/connexion", auth.sign_in, methods=["GET"])
+router.add_api_route("/connexion/terminee", auth.signed_out, methods=["GET"])
+router.add_api_route("/auth/callback", auth.callback, methods=["GET"])
+router.add_api_route("/deconnexion", auth.sign_out, methods=["GET", "POST"])
+router.add_api_route("/", patient.home, methods=["GET"])
+router.add_api_route("/documents", patient.documents, methods=["GET"])
+router.add_api_route("/documents/{document_id}", patient.document, methods=["GET"])
+router.add_api_route("/documents/{document_id}/contenu", patient.content, methods=["GET"])
+router.add_api_route("/documents/{document_id}/masquer", patient.hide, methods=["POST"])
+router.add_api_route("/documents/{document_id}/montrer", patient.show, methods=["POST"])
+
+_STATIC = {"carnet.css": "text/css; charset=utf-8"}
+_WEB_PREFIXES = ("/documents", "/connexion", "/auth/callback", "/deconnexion", "/static/")
+
+
+@functools.cache
+def _static(name: str) -> bytes:
+    return resources.files("carnet.web").joinpath("static", name).read_bytes()
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    """The one stylesheet (and later the page scripts): a fixed list of files, nothing read from the path."""
+    if name not in _STATIC:
+        raise NotFound("fichier introuvable")
+    return Response(_static(name), media_type=_STATIC[name], headers={"Cache-Control": "public, max-age=3600",
+                                                                      "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+def is_web_path(path: str) -> bool:
+    return path == "/" or path.startswith(_WEB_PREFIXES)
+
+
+def install(app: FastAPI) -> None:
+    """Sign-in redirects, and HTML error pages on web paths (the API keeps its OperationOutcome answers)."""
+    app.add_exception_handler(auth.SignInRequired, auth.sign_in_redirect)  # type: ignore[arg-type]
+    api_handler = app.exception_handlers.get(CarnetError)
+
+    async def carnet_error(request: Request, exc: Exception) -> Response:
+        if not is_web_path(request.url.path) or not isinstance(exc, CarnetError):
+            assert api_handler is not None
+            answer = api_handler(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        if isinstance(exc, Unauthenticated):
+            return auth.sign_in_redirect(request, auth.SignInRequired(request.url.path))
+        title = "error.forbidden" if isinstance(exc, Forbidden) else "error.not_found" if isinstance(
+            exc, NotFound) else "error.title"  # fmt: skip
+        return page(request, "error.html", status=exc.http_status, title_key=title, message=exc.message)
+
+    app.add_exception_handler(CarnetError, carnet_error)
