@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install postgres node check bench clean
+.PHONY: run test install postgres node chromium check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,9 @@ run: install
 	$(BIN)/carnet serve
 
 ## Run the whole test suite: static checks, then every test on SQLite and on a throwaway PostgreSQL cluster
-## (and against an external OpenID provider run with Node.js)
-test: install postgres node check
-	CARNET_REQUIRE_POSTGRES=1 CARNET_REQUIRE_NODE=1 $(BIN)/python -m pytest
+## (and against an external OpenID provider run with Node.js; the web portals in Debian's Chromium)
+test: install postgres node chromium check
+	CARNET_REQUIRE_POSTGRES=1 CARNET_REQUIRE_NODE=1 CARNET_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest
 
 ## Static checks: lint, formatting, strict typing
 check: install
@@ -34,6 +34,9 @@ postgres:
 
 node:
 	bash scripts/ensure-node.sh
+
+chromium:
+	bash scripts/ensure-chromium.sh
 
 bench: install postgres
 	$(BIN)/carnet bench identity
