@@ -27,7 +27,7 @@ from carnet.api.deps import CallerDep, UowDep, actor_on, request_context
 from carnet.api.outcome import FHIR_JSON, FhirError, fhir_response
 from carnet.auth.claims import Caller
 from carnet.auth.scopes import require_scope
-from carnet.errors import Forbidden, NotFound
+from carnet.errors import Forbidden
 from carnet.identity.status import IdentityStatus, may_share
 from carnet.identity.store import PatientRow
 from carnet.record import service as record
@@ -103,34 +103,12 @@ def actor_for_patient(uow: UnitOfWork, caller: Caller, patient_id: str) -> Actor
     return actor_on(uow, caller, patient_id)
 
 
-def _candidate_actors(uow: UnitOfWork, caller: Caller) -> list[Actor]:
-    """The actors a caller may be on a document found by id: a signed-in person is the holder of their own record
-    first, then the representative of each record they represent."""
+def _actor_for_document(uow: UnitOfWork, caller: Caller, entry_id: str) -> Actor:
+    """The caller's role on a document found by id: a signed-in person is the holder on their own record and a
+    (would-be) representative on another one, so a refusal is traced only where an access was really tried."""
     if caller.kind != ActorKind.PATIENT:
-        return [actor_on(uow, caller, None)]
-    actors: list[Actor] = []
-    own = uow.patients.by_ins(caller.ins or "")
-    if own is not None:
-        actors.append(actor_on(uow, caller, own.id))
-    for ins in caller.represents_ins:
-        row = uow.patients.by_ins(ins)
-        if row is not None:
-            actors.append(actor_on(uow, caller, row.id))
-    if not actors:
-        raise Forbidden("aucun espace santé ne correspond à l'INS de ce compte")
-    return actors
-
-
-def _as_caller(uow: UnitOfWork, caller: Caller, call: Any) -> tuple[Any, Actor]:
-    """Run ``call(actor)`` as the first candidate actor the access decision lets through."""
-    refusals: list[Forbidden | NotFound] = []
-    for actor in _candidate_actors(uow, caller):
-        try:
-            return call(actor), actor
-        except (Forbidden, NotFound) as exc:
-            refusals.append(exc)
-    # A document hidden from one of the caller's roles must not be revealed by the refusal of another one.
-    raise next((r for r in refusals if isinstance(r, NotFound)), refusals[0])
+        return actor_on(uow, caller, None)
+    return actor_on(uow, caller, record.patient_of(uow=uow, entry_id=entry_id))
 
 
 def _check_app_patient(uow: UnitOfWork, caller: Caller, entry: DocumentEntry) -> None:
@@ -262,7 +240,8 @@ def read(entry_id: str, request: Request, caller: CallerDep, uow: UowDep) -> JSO
     """One DocumentReference (entry id), if the access decision lets the caller see it."""
     require_scope(caller, "DocumentReference", "r")
     ctx = request_context(request, uow)
-    entry, _actor = _as_caller(uow, caller, lambda a: record.get_document(uow=uow, actor=a, entry_id=entry_id, ctx=ctx))
+    actor = _actor_for_document(uow, caller, entry_id)
+    entry = record.get_document(uow=uow, actor=actor, entry_id=entry_id, ctx=ctx)
     _check_app_patient(uow, caller, entry)
     body = mhd.document_reference(entry, ins=_ins(uow, entry.patient_id))
     uow.commit()
@@ -279,16 +258,15 @@ def retrieve(entry_id: str, request: Request, caller: CallerDep, uow: UowDep) ->
     """ITI-68 Retrieve Document: the original bytes and MIME type; FHIR Binary JSON or safe HTML on request."""
     require_scope(caller, "Binary", "r")
     ctx = request_context(request, uow)
+    actor = _actor_for_document(uow, caller, entry_id)
     if _wants(request, "text/html") and not _wants(request, FHIR_JSON):
-        entry, actor = _as_caller(uow, caller, lambda a: record.get_document(uow=uow, actor=a, entry_id=entry_id,
-                                                                                 ctx=ctx))  # fmt: skip
+        entry = record.get_document(uow=uow, actor=actor, entry_id=entry_id, ctx=ctx)
         _check_app_patient(uow, caller, entry)
         if entry.metadata.mime_type in record.CDA_MIME_TYPES:
             html = record.render_document(uow=uow, actor=actor, entry_id=entry.id, ctx=ctx)
             uow.commit()
             return HTMLResponse(html, headers=_SAFE_HTML_HEADERS)
-    (entry, data), _actor = _as_caller(uow, caller, lambda a: record.get_content(uow=uow, actor=a, entry_id=entry_id,
-                                                                                 ctx=ctx))  # fmt: skip
+    entry, data = record.get_content(uow=uow, actor=actor, entry_id=entry_id, ctx=ctx)
     _check_app_patient(uow, caller, entry)
     uow.commit()
     if _wants(request, FHIR_JSON) or _wants(request, "application/json"):
@@ -329,7 +307,8 @@ def _patch(
 ) -> JSONResponse:
     require_scope(caller, "DocumentReference", "u")
     ctx = request_context(request, uow)
-    entry, actor = _as_caller(uow, caller, lambda a: record.get_document(uow=uow, actor=a, entry_id=entry_id, ctx=ctx))
+    actor = _actor_for_document(uow, caller, entry_id)
+    entry = record.get_document(uow=uow, actor=actor, entry_id=entry_id, ctx=ctx)
     _check_app_patient(uow, caller, entry)
     current = mhd.document_reference(entry, ins=_ins(uow, entry.patient_id))
     wanted = mhd_search.patched_labels(current, body, json_patch=content_type == "application/json-patch+json")
@@ -355,7 +334,7 @@ def _patch(
 def delete(entry_id: str, caller: CallerDep, uow: UowDep) -> Response:
     """Logical deletion by the holder or the author (status entered-in-error; content kept for retention)."""
     require_scope(caller, "DocumentReference", "d")
-    entry, _actor = _as_caller(uow, caller, lambda a: record.delete(uow=uow, actor=a, entry_id=entry_id))
+    entry = record.delete(uow=uow, actor=_actor_for_document(uow, caller, entry_id), entry_id=entry_id)
     _check_app_patient(uow, caller, entry)
     uow.commit()
     return Response(status_code=204)

@@ -605,6 +605,13 @@ def grouped_by_class(
     return [(code, labels.label(code), groups[code]) for code in sorted(groups)]
 
 
+def patient_of(*, uow: UnitOfWork, entry_id: str) -> str | None:
+    """The patient a document (entry id or unique id) belongs to, so a caller's role on it can be chosen before
+    the access decision; nothing of the document is returned."""
+    row = uow.documents.get(entry_id) or uow.documents.by_unique_id(entry_id)
+    return row.patient_id if row is not None else None
+
+
 def _document_or_raise(uow: UnitOfWork, entry_id: str) -> DocumentRow:
     row = uow.documents.get(entry_id) or uow.documents.by_unique_id(entry_id)
     if row is None:

@@ -261,3 +261,8 @@ def test_a_parent_reads_and_publishes_for_their_child(client: TestClient, tokens
     held = [{"op": "add", "path": "/securityLabel/-", "value": invisible}]
     assert patch(client, tokens.headers(tokens.for_actor(DR_MEDIONI)), vsm_id, held).status_code == 200
     assert client.get(f"{URL}/{vsm_id}", headers=parent).status_code == 404
+    # Her reads of her child's document were made as the child's representative only: the child's access
+    # history shows no refused access by her (as if she had tried the child's record as her own).
+    with platform.uow() as uow:
+        refused = [row for row in uow.audit.chain(elodie) if row.actor_id == dominique_id and row.outcome != "success"]
+    assert refused == []
