@@ -18,11 +18,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import httpx
+import jwt
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from carnet.auth.claims import Caller, caller_from_claims
+from carnet.auth.keys import ALGORITHM
 from carnet.auth.tokens import TokenValidator
 from carnet.errors import CarnetError, Unauthenticated
 from carnet.settings import Settings
@@ -31,6 +33,7 @@ from carnet.web.templating import page
 
 CLIENT_ID = "carnet-web"
 SCOPES = "openid profile"
+_ID_TOKEN_ALGORITHMS = ("RS256", "PS256", "ES256")  # asymmetric only: never "none", never HMAC
 SESSION_MAX = 8 * 3600  # a session never outlives its token, nor 8 hours
 
 
@@ -139,6 +142,10 @@ async def callback(request: Request) -> Response:
     if answer.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
         detail = body.get("error_description") if isinstance(body, dict) else None
         return _failed(request, f"code refusé par le fournisseur d'identité : {detail or answer.status_code}"[:300])
+    try:
+        await _check_id_token(config, str(login["issuer"]), body.get("id_token"), str(login["nonce"]))
+    except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
+        return _failed(request, f"jeton d'identité refusé : {exc}"[:300])
     token = body["access_token"]
     validator: TokenValidator = request.app.state.token_validator
     try:
@@ -151,6 +158,25 @@ async def callback(request: Request) -> Response:
     web_session.new_session(settings, response, token, expires)
     web_session.clear_cookie(response, settings, web_session.LOGIN_COOKIE)
     return response
+
+
+async def _check_id_token(config: dict[str, Any], issuer: str, id_token: object, nonce: str) -> None:
+    """The ID token is signed by the issuer (its JWKS), meant for this client, and carries this sign-in's nonce."""
+    if not isinstance(id_token, str):
+        raise ValueError("absent de la réponse du point de jeton")
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(config["jwks_uri"])
+    answer.raise_for_status()
+    kid = jwt.get_unverified_header(id_token).get("kid")
+    keys = [k for k in jwt.PyJWKSet.from_dict(answer.json()).keys if kid is None or k.key_id == kid]
+    if not keys:
+        raise ValueError("clé de signature inconnue")
+    offered = config.get("id_token_signing_alg_values_supported") or [ALGORITHM]
+    algorithms = [a for a in offered if a in _ID_TOKEN_ALGORITHMS] or [ALGORITHM]
+    claims = jwt.decode(id_token, keys[0], algorithms=algorithms, audience=CLIENT_ID, issuer=issuer,
+                        options={"require": ["exp", "iat", "sub", "nonce"]})  # fmt: skip
+    if not secrets.compare_digest(str(claims["nonce"]), nonce):
+        raise ValueError("nonce différent de celui de la demande")
 
 
 async def sign_out(request: Request) -> Response:

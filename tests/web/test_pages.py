@@ -6,14 +6,15 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import pytest
 from fastapi.testclient import TestClient
 
 from carnet.bootstrap import Platform
 from carnet.record import service as record
 from carnet.settings import Settings
 from carnet.web import session as web_session
-from carnet.web.auth import _safe_next
-from tests.api.conftest import Tokens
+from carnet.web.auth import CLIENT_ID, _check_id_token, _safe_next
+from tests.api.conftest import LiveServer, Tokens
 from tests.builders import DR_HOUSE, PLATFORM, example, in_care_team, qualified_patient
 
 DOMINIQUE_INS = "279035121518989"
@@ -137,3 +138,24 @@ def test_after_sign_in_the_browser_returns_only_to_a_local_path() -> None:
     assert _safe_next("/documents/abc?fait=masque") == "/documents/abc?fait=masque"
     for outside in ("https://ailleurs.example/", "//ailleurs.example/", "/\\ailleurs.example", "", None):
         assert _safe_next(outside) == "/"
+
+
+def test_the_id_token_must_carry_the_sign_in_nonce_and_be_for_the_portal(live_server: LiveServer) -> None:
+    import asyncio
+
+    import httpx
+    import jwt
+
+    idp = live_server.app.state.dev_idp
+    config = httpx.get(f"{idp.issuer}/.well-known/openid-configuration").json()
+
+    def check(token: str) -> None:
+        asyncio.run(_check_id_token(config, idp.issuer, token, "le-nonce"))
+
+    check(idp.mint({"nonce": "le-nonce"}, subject="fc-x", audience=CLIENT_ID))
+    with pytest.raises(ValueError, match="nonce"):
+        check(idp.mint({"nonce": "un-autre"}, subject="fc-x", audience=CLIENT_ID))
+    with pytest.raises(jwt.InvalidAudienceError):
+        check(idp.mint({"nonce": "le-nonce"}, subject="fc-x", audience="demo-app"))
+    with pytest.raises(jwt.MissingRequiredClaimError):
+        check(idp.mint({}, subject="fc-x", audience=CLIENT_ID))
