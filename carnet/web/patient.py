@@ -138,3 +138,29 @@ async def _visibility(request: Request, document_id: str, caller: Caller, *, hid
 
     entry_id = await run_in_threadpool(change)
     return RedirectResponse(f"/documents/{quote(entry_id)}?fait={'masque' if hidden else 'visible'}", status_code=303)
+
+
+_OUTCOMES = {"success": "history.outcome.success", "denied": "history.outcome.denied"}
+
+
+def history(request: Request, caller: PageCallerDep, uow: UowDep) -> Response:
+    """The holder's access history, newest first: who, when, what, how (emergency marked); filterable by person
+    and by mode. Read through ``access.read_history`` (the READ_AUDIT decision; the reading is itself traced)."""
+    if caller.kind != ActorKind.PATIENT:
+        return RedirectResponse("/", status_code=303)
+    from carnet.access import service as access
+    from carnet.audit.service import to_access_entry
+
+    patient_id = own_patient_id(uow, caller)
+    rows = access.read_history(uow=uow, actor=actor_on(uow, caller), patient_id=patient_id)
+    uow.commit()
+    who = (request.query_params.get("qui") or "").strip()[:MAX_QUERY]
+    emergency_only = request.query_params.get("mode") == "urgence"
+    entries = [to_access_entry(row) for row in reversed(rows)]
+    kept = [
+        e for e in entries if (not who or who.casefold() in e.who.casefold()) and (not emergency_only or e.emergency)
+    ]
+    lines = [{"at": e.at, "who": e.who, "what": e.action_label, "mode": e.mode.label_fr, "emergency": e.emergency,
+              "outcome_key": _OUTCOMES.get(e.outcome, "history.outcome.other"), "document_id": e.document_id}
+             for e in kept]  # fmt: skip
+    return page(request, "history.html", lines=lines, who=who, emergency_only=emergency_only, total=len(entries))

@@ -25,9 +25,10 @@ router.add_api_route("/documents/{document_id}", patient.document, methods=["GET
 router.add_api_route("/documents/{document_id}/contenu", patient.content, methods=["GET"])
 router.add_api_route("/documents/{document_id}/masquer", patient.hide, methods=["POST"])
 router.add_api_route("/documents/{document_id}/montrer", patient.show, methods=["POST"])
+router.add_api_route("/historique", patient.history, methods=["GET"])
 
 _STATIC = {"carnet.css": "text/css; charset=utf-8"}
-_WEB_PREFIXES = ("/documents", "/connexion", "/auth/callback", "/deconnexion", "/static/")
+_WEB_PREFIXES = ("/documents", "/historique", "/connexion", "/auth/callback", "/deconnexion", "/static/")
 
 
 @functools.cache

@@ -109,3 +109,38 @@ def test_search_language_switch_and_sign_out(live_server: LiveServer, platform: 
     page.wait_for_url(f"{live_server.url}/connexion/terminee")
     page.goto(f"{live_server.url}/documents")
     assert "/dev-idp/authorize" in page.url  # signed out: back to the identity provider
+
+
+def test_an_emergency_access_shows_up_marked_in_the_history(
+    live_server: LiveServer, platform: Platform, browser_page: Any, screenshot: Any
+) -> None:
+    from dataclasses import replace
+
+    from carnet.access import service as access
+    from carnet.access.model import Mode
+
+    patient_id, document_id = _dominique_with_a_summary(platform)
+    emergency_doctor = replace(DR_HOUSE, id="810000000077", name="Dr Urgence SAMUEL", organisation_name="SAU de Reims")
+    with platform.uow() as uow:
+        ctx = access.context(uow, mode=Mode.EMERGENCY, justification="Patiente inconsciente aux urgences")
+        record.get_content(uow=uow, actor=emergency_doctor, entry_id=document_id, ctx=ctx)
+        uow.commit()
+    page = browser_page
+    _sign_in(page, live_server, "Dominique PAT-TROIS")
+
+    page.get_by_role("navigation").get_by_role("link", name="Historique des accès").click()
+    page.wait_for_url(f"{live_server.url}/historique")
+    emergency_rows = page.locator("tr.row--emergency")
+    assert emergency_rows.count() >= 1
+    assert "Dr Urgence SAMUEL" in emergency_rows.first.inner_text()
+    assert "SAU de Reims" in emergency_rows.first.inner_text()
+    screenshot(page, "01-history")
+
+    page.get_by_label("Mode d'accès").select_option("urgence")
+    page.get_by_role("button", name="Appliquer").click()
+    rows = page.locator("tbody tr")
+    assert rows.count() == emergency_rows.count()
+    assert all("Dr Urgence SAMUEL" in rows.nth(i).inner_text() for i in range(rows.count()))
+    page.get_by_label("Personne (nom, profession, établissement)").fill("personne-inconnue")
+    page.get_by_role("button", name="Appliquer").click()
+    assert page.get_by_text("Aucun accès ne correspond.").is_visible()
