@@ -23,16 +23,40 @@ _HEADERS = {
 }
 
 
+def _paris() -> dt.tzinfo:
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo("Europe/Paris")
+    except Exception:  # noqa: BLE001 - no time-zone database: show UTC rather than fail the page
+        return dt.UTC
+
+
+_PARIS = _paris()
+
+
+def _local(value: dt.datetime | dt.date) -> dt.datetime | dt.date:
+    """A stored instant (UTC) as French legal time; a naive value is taken as UTC."""
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(_PARIS)
+    return value
+
+
 def _date(value: dt.datetime | dt.date | None, lang: str = "fr") -> str:
     if value is None:
         return ""
-    return value.strftime("%d/%m/%Y" if lang == "fr" else "%Y-%m-%d")
+    return _local(value).strftime("%d/%m/%Y" if lang == "fr" else "%Y-%m-%d")
+
+
+def _time(value: dt.datetime | None) -> str:
+    return _local(value).strftime("%H:%M") if value is not None else ""
 
 
 @functools.cache
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("carnet.web", "templates"), autoescape=select_autoescape(["html"]))
     env.filters["date"] = _date
+    env.filters["time"] = _time
     return env
 
 

@@ -159,3 +159,14 @@ def test_the_id_token_must_carry_the_sign_in_nonce_and_be_for_the_portal(live_se
         check(idp.mint({"nonce": "le-nonce"}, subject="fc-x", audience="demo-app"))
     with pytest.raises(jwt.MissingRequiredClaimError):
         check(idp.mint({}, subject="fc-x", audience=CLIENT_ID))
+
+
+def test_instants_are_shown_in_french_legal_time() -> None:
+    import datetime as dt
+
+    from carnet.web.templating import _date, _time
+
+    late = dt.datetime(2026, 1, 1, 23, 30, tzinfo=dt.UTC)  # winter: UTC+1
+    assert (_date(late), _time(late)) == ("02/01/2026", "00:30")
+    assert _date(dt.datetime(2026, 7, 14, 12, 0), "en") == "2026-07-14"  # naive: taken as UTC
+    assert _time(dt.datetime(2026, 7, 14, 12, 0)) == "14:00"  # summer: UTC+2
