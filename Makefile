@@ -35,11 +35,11 @@ postgres:
 node:
 	bash scripts/ensure-node.sh
 
-chromium:
+chromium: node
 	bash scripts/ensure-chromium.sh
 
 bench: install postgres
 	$(BIN)/carnet bench identity
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis tests/oidc/node_modules
+	rm -rf $(VENV) .pytest_cache .hypothesis tests/oidc/node_modules tests/web/node_modules

@@ -142,6 +142,7 @@ def test_after_sign_in_the_browser_returns_only_to_a_local_path() -> None:
 
 def test_the_id_token_must_carry_the_sign_in_nonce_and_be_for_the_portal(live_server: LiveServer) -> None:
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     import httpx
     import jwt
@@ -150,7 +151,9 @@ def test_the_id_token_must_carry_the_sign_in_nonce_and_be_for_the_portal(live_se
     config = httpx.get(f"{idp.issuer}/.well-known/openid-configuration").json()
 
     def check(token: str) -> None:
-        asyncio.run(_check_id_token(config, idp.issuer, token, "le-nonce"))
+        # In its own thread: Playwright's sync API may already run an event loop in this one.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, _check_id_token(config, idp.issuer, token, "le-nonce")).result()
 
     check(idp.mint({"nonce": "le-nonce"}, subject="fc-x", audience=CLIENT_ID))
     with pytest.raises(ValueError, match="nonce"):
