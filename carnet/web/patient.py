@@ -5,6 +5,7 @@ notification services with the holder's access actor, so the access decision and
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
@@ -16,7 +17,8 @@ from carnet.api.deps import UowDep, actor_on, own_patient_id
 from carnet.auth.claims import Caller
 from carnet.notify import service as notify
 from carnet.record import service as record
-from carnet.record.model import DocumentEntry
+from carnet.record.model import AuthorKind, DocumentEntry
+from carnet.record.store import DocumentFilters
 from carnet.record.valuesets import value_sets
 from carnet.web import session as web_session
 from carnet.web.auth import PageCallerDep
@@ -65,23 +67,66 @@ def home(request: Request, caller: PageCallerDep, uow: UowDep) -> Response:
                 latest=[_view(e) for e in latest.items], total=latest.total)  # fmt: skip
 
 
+def _class_options() -> list[tuple[str, str]]:
+    return sorted(((c.code, c.display) for c in value_sets().class_code.codes.values()), key=lambda o: o[1])
+
+
+def _day(raw: str | None) -> dt.date | None | str:
+    """A ``YYYY-MM-DD`` field: the date, None when empty, the raw text when unreadable."""
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        return raw[:20]
+
+
+def _filters(request: Request) -> tuple[DocumentFilters, dict[str, str], list[str]]:
+    """The document filters of the query (class, deposited by, dates), the form's values, and what was refused."""
+    q = request.query_params
+    chosen = {name: (q.get(name) or "").strip() for name in ("classe", "par", "du", "au")}
+    refused: list[str] = []
+    classes = {code for code, _ in _class_options()}
+    if chosen["classe"] and chosen["classe"] not in classes:
+        refused.append("classe")
+        chosen["classe"] = ""
+    kind = {"pro": AuthorKind.PROFESSIONAL.value, "moi": AuthorKind.PATIENT.value}.get(chosen["par"])
+    if chosen["par"] and kind is None:
+        refused.append("par")
+        chosen["par"] = ""
+    bounds: dict[str, dt.datetime | None] = {"du": None, "au": None}
+    for name in ("du", "au"):
+        day = _day(chosen[name])
+        if isinstance(day, str):
+            refused.append(name)
+            chosen[name] = ""
+        elif day is not None:
+            moment = dt.time.min if name == "du" else dt.time.max
+            bounds[name] = dt.datetime.combine(day, moment, tzinfo=dt.UTC)
+    filters = DocumentFilters(class_codes=(chosen["classe"],) if chosen["classe"] else (), author_kind=kind,
+                              created_from=bounds["du"], created_to=bounds["au"])  # fmt: skip
+    return filters, chosen, refused
+
+
 def documents(request: Request, caller: PageCallerDep, uow: UowDep) -> Response:
-    """The holder's documents grouped by class (French labels), or the results of a full-text search."""
+    """The holder's documents grouped by class (French labels), filtered, or the results of a full-text search."""
     if caller.kind != ActorKind.PATIENT:
         return RedirectResponse("/", status_code=303)
     patient_id = own_patient_id(uow, caller)
     actor = actor_on(uow, caller)
     query = (request.query_params.get("q") or "").strip()[:MAX_QUERY]
+    filters, chosen, refused = _filters(request)
     groups: list[tuple[str, str, list[dict[str, Any]]]] = []
     results: list[dict[str, Any]] | None = None
     if query:
-        found = record.search_documents(uow=uow, actor=actor, patient_id=patient_id, query=query)
+        found = record.search_documents(uow=uow, actor=actor, patient_id=patient_id, query=query, filters=filters)
         results = [_view(e) for e in found.items]
     else:
-        grouped = record.grouped_by_class(uow=uow, actor=actor, patient_id=patient_id)
+        grouped = record.grouped_by_class(uow=uow, actor=actor, patient_id=patient_id, filters=filters)
         groups = [(code, label, [_view(e) for e in entries]) for code, label, entries in grouped]
     uow.commit()
-    return page(request, "documents.html", query=query, groups=groups, results=results)
+    return page(request, "documents.html", query=query, groups=groups, results=results, chosen=chosen,
+                refused=refused, classes=_class_options(), filtered=any(chosen.values()))  # fmt: skip
 
 
 def document(request: Request, document_id: str, caller: PageCallerDep, uow: UowDep) -> Response:

@@ -3,6 +3,7 @@ HTML pages (the API keeps its OperationOutcome), the download, the language cook
 
 from __future__ import annotations
 
+import html
 import time
 from dataclasses import replace
 
@@ -14,6 +15,7 @@ from carnet.record import service as record
 from carnet.settings import Settings
 from carnet.web import session as web_session
 from carnet.web.auth import CLIENT_ID, _check_id_token, _safe_next
+from carnet.web.patient import _class_options
 from tests.api.conftest import LiveServer, Tokens
 from tests.builders import DR_HOUSE, PLATFORM, example, in_care_team, qualified_patient
 
@@ -173,3 +175,29 @@ def test_instants_are_shown_in_french_legal_time() -> None:
     assert (_date(late), _time(late)) == ("02/01/2026", "00:30")
     assert _date(dt.datetime(2026, 7, 14, 12, 0), "en") == "2026-07-14"  # naive: taken as UTC
     assert _time(dt.datetime(2026, 7, 14, 12, 0)) == "14:00"  # summer: UTC+2
+
+
+def test_the_documents_are_filtered_by_class_depositor_and_dates(
+    client: TestClient, tokens: Tokens, platform: Platform
+) -> None:
+    _, document_id = _dominique_with_a_summary(platform)
+    with platform.uow() as uow:
+        class_code = record.get_document(uow=uow, actor=DR_HOUSE, entry_id=document_id).metadata.class_code
+    _signed_in(client, tokens.for_patient(DOMINIQUE_INS))
+
+    def shown(query: str) -> bool:
+        answer = client.get(f"/documents?{query}")
+        assert answer.status_code == 200
+        return f'href="/documents/{document_id}"' in answer.text
+
+    assert shown("") and shown("par=pro") and shown(f"classe={class_code}")
+    assert shown("du=2020-03-12&au=2020-03-12")  # the summary was written on 12 March 2020
+    assert not shown("par=moi")
+    assert not shown("du=2020-03-13")
+    assert not shown("au=2020-03-11")
+    other_class = next(code for code, _ in _class_options() if code != class_code)
+    assert not shown(f"classe={other_class}")
+    assert not shown("q=synthese&par=moi")  # the search takes the filters too
+    refused = client.get("/documents?du=pas-une-date&classe=inconnue")
+    assert "Un filtre n'a pas été compris" in html.unescape(refused.text)
+    assert f'href="/documents/{document_id}"' in refused.text  # the unreadable filters are not applied
