@@ -209,3 +209,21 @@ def history(request: Request, caller: PageCallerDep, uow: UowDep) -> Response:
               "outcome_key": _OUTCOMES.get(e.outcome, "history.outcome.other"), "document_id": e.document_id}
              for e in kept]  # fmt: skip
     return page(request, "history.html", lines=lines, who=who, emergency_only=emergency_only, total=len(entries))
+
+
+async def notification_read(request: Request, notification_id: str, caller: PageCallerDep) -> Response:
+    """Mark one of the holder's notifications as read (POST with the CSRF token), back to the home page."""
+    from starlette.concurrency import run_in_threadpool
+
+    if caller.kind != ActorKind.PATIENT:
+        return RedirectResponse("/", status_code=303)
+    if not await _csrf_checked(request):
+        return page(request, "error.html", status=403, title_key="error.forbidden", message_key="error.csrf")
+
+    def mark() -> None:
+        with request.app.state.platform.uow() as uow:
+            notify.mark_read(uow=uow, patient_id=own_patient_id(uow, caller), notification_id=notification_id)
+            uow.commit()
+
+    await run_in_threadpool(mark)
+    return RedirectResponse("/#notifications-titre", status_code=303)

@@ -26,9 +26,18 @@ router.add_api_route("/documents/{document_id}/contenu", patient.content, method
 router.add_api_route("/documents/{document_id}/masquer", patient.hide, methods=["POST"])
 router.add_api_route("/documents/{document_id}/montrer", patient.show, methods=["POST"])
 router.add_api_route("/historique", patient.history, methods=["GET"])
+router.add_api_route("/notifications/{notification_id}/lue", patient.notification_read, methods=["POST"])
 
 _STATIC = {"carnet.css": "text/css; charset=utf-8"}
-_WEB_PREFIXES = ("/documents", "/historique", "/connexion", "/auth/callback", "/deconnexion", "/static/")
+_WEB_PREFIXES = (
+    "/documents",
+    "/historique",
+    "/notifications/",
+    "/connexion",
+    "/auth/callback",
+    "/deconnexion",
+    "/static/",
+)
 
 
 @functools.cache

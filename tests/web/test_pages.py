@@ -201,3 +201,25 @@ def test_the_documents_are_filtered_by_class_depositor_and_dates(
     refused = client.get("/documents?du=pas-une-date&classe=inconnue")
     assert "Un filtre n'a pas été compris" in html.unescape(refused.text)
     assert f'href="/documents/{document_id}"' in refused.text  # the unreadable filters are not applied
+
+
+def test_a_notification_is_marked_read_with_the_csrf_token(
+    client: TestClient, tokens: Tokens, platform: Platform
+) -> None:
+    from carnet.notify import service as notify
+
+    patient_id, _ = _dominique_with_a_summary(platform)
+    with platform.uow() as uow:
+        unread = [n for n in notify.list_for(uow=uow, patient_id=patient_id) if n.read_at is None]
+    assert unread  # the deposit notified her
+    _signed_in(client, tokens.for_patient(DOMINIQUE_INS), csrf="le-bon-jeton")
+    home = client.get("/")
+    assert f'action="/notifications/{unread[0].id}/lue"' in home.text
+    target = f"/notifications/{unread[0].id}/lue"
+    assert client.post(target, data={"csrf": "autre"}, follow_redirects=False).status_code == 403
+    assert client.post(target, data={"csrf": "le-bon-jeton"}, follow_redirects=False).status_code == 303
+    with platform.uow() as uow:
+        assert next(n for n in notify.list_for(uow=uow, patient_id=patient_id) if n.id == unread[0].id).read_at
+    assert f'action="/notifications/{unread[0].id}/lue"' not in client.get("/").text
+    someone_else = client.post("/notifications/inconnue/lue", data={"csrf": "le-bon-jeton"})
+    assert someone_else.status_code == 404 and "text/html" in someone_else.headers["content-type"]
