@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from fastapi import Request
 
+from carnet.web.i18n_pro import MESSAGES as _pro_messages
+
 LANGUAGES = ("fr", "en")
 DEFAULT = "fr"
 COOKIE = "lang"
@@ -181,6 +183,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.history": "Access history",
     },
 }
+
+
+def _merge(*tables: dict[str, dict[str, str]]) -> None:
+    """Add the messages of the other portals' tables; a key defined twice is a programming error."""
+    for table in tables:
+        for lang, messages in table.items():
+            clash = MESSAGES[lang].keys() & messages.keys()
+            if clash:
+                raise RuntimeError(f"message keys defined twice: {sorted(clash)}")
+            MESSAGES[lang].update(messages)
+
+
+_merge(_pro_messages)
 
 
 def language(request: Request) -> str:

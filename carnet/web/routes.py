@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from carnet.errors import CarnetError, Forbidden, NotFound, Unauthenticated
-from carnet.web import auth, patient
+from carnet.web import auth, patient, pro
 from carnet.web.templating import page
 
 router = APIRouter(include_in_schema=False, tags=["web"])
@@ -27,6 +27,7 @@ router.add_api_route("/documents/{document_id}/masquer", patient.hide, methods=[
 router.add_api_route("/documents/{document_id}/montrer", patient.show, methods=["POST"])
 router.add_api_route("/historique", patient.history, methods=["GET"])
 router.add_api_route("/notifications/{notification_id}/lue", patient.notification_read, methods=["POST"])
+router.include_router(pro.router)
 
 _STATIC = {"carnet.css": "text/css; charset=utf-8"}
 _WEB_PREFIXES = (
@@ -37,6 +38,7 @@ _WEB_PREFIXES = (
     "/auth/callback",
     "/deconnexion",
     "/static/",
+    "/pro",
 )
 
 
