@@ -57,7 +57,9 @@ def _display_name(caller: Caller) -> str:
 def home(request: Request, caller: PageCallerDep, uow: UowDep) -> Response:
     """The holder's home: greeting, notifications, latest documents; professionals see their (future) space."""
     if caller.kind != ActorKind.PATIENT:
-        return page(request, "pro_home.html", name=_display_name(caller))
+        from carnet.web import pro
+
+        return pro.home(request, caller, uow)
     patient_id = own_patient_id(uow, caller)
     actor = actor_on(uow, caller)
     notifications = notify.list_for(uow=uow, patient_id=patient_id)[:10]
