@@ -137,18 +137,46 @@ def serve(
     import uvicorn
 
     from carnet.api.app import create_app
-    from carnet.demo import load_demo
+    from carnet.demo import load_demo, load_demo_documents
 
     settings = _settings()
     with _platform() as platform:
         if settings.demo_data:
             with _errors():
                 report = load_demo(platform)
-            if report.created:
-                typer.echo(f"Données de démonstration chargées : {report.created} identités.")
+                documents = load_demo_documents(platform)
+            if report.created or documents:
+                typer.echo(f"Données de démonstration chargées : {report.created} identités, {documents} documents.")
         bind_host, bind_port = host or settings.host, port or settings.port
-        typer.echo(f"Carnet — API sur http://{bind_host}:{bind_port} (santé : /health, documentation : /docs)")
+        typer.echo(_banner(settings, f"http://{bind_host}:{bind_port}"))
         uvicorn.run(create_app(settings, platform=platform), host=bind_host, port=bind_port, log_level="info")
+
+
+def _banner(settings: Any, bound: str) -> str:
+    """Where the portals and the API are, and how to sign in as each demo user (development only)."""
+    base = str(settings.public_url or bound).rstrip("/")
+    lines = [
+        f"Carnet — {base}",
+        f"  Espace patient (Mon espace santé) : {base}/",
+        f"  Accès professionnel               : {base}/pro",
+        f"  API FHIR R4                       : {base}/fhir/metadata   (santé : {base}/health)",
+    ]
+    if settings.dev_idp:
+        from carnet.auth import devusers
+
+        lines.append(
+            "  Connexion : ouvrez le portail, choisissez une personne sur la page du fournisseur d'identité de"
+        )
+        lines.append("  démonstration (aucun mot de passe : environnement de développement).")
+        lines.append("    Patients (type FranceConnect) :")
+        lines += [f"      {p.display_name:<28} INS {p.ins}" for p in devusers.PATIENTS]
+        lines += [f"      {r.display_name:<28} INS {r.ins}, représentant de "
+                  + ", ".join(devusers.REPRESENTED.get(ins, ins) for ins in r.represents)
+                  for r in devusers.REPRESENTATIVES]  # fmt: skip
+        lines.append("    Professionnels (type Pro Santé Connect) :")
+        lines += [f"      {p.display_name:<28} {p.national_id}  {p.organisation_name or ''}"
+                  for p in (*devusers.PROFESSIONALS, *devusers.SECRETARIAT)]  # fmt: skip
+    return "\n".join(lines)
 
 
 @db_app.command("upgrade")
@@ -175,13 +203,14 @@ def db_current() -> None:
 @app.command()
 def demo() -> None:
     """Charger la population synthétique de démonstration (INS de test)."""
-    from carnet.demo import load_demo
+    from carnet.demo import load_demo, load_demo_documents
 
     with _platform() as platform, _errors():
         report = load_demo(platform)
+        documents = load_demo_documents(platform)
     typer.echo(
         f"{report.created} identités créées ({report.qualified} qualifiées), {report.skipped} déjà présentes, "
-        f"{report.collisions} alerte(s) de collision d'identité."
+        f"{report.collisions} alerte(s) de collision d'identité ; {documents} documents de démonstration déposés."
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from carnet.bootstrap import Platform
 from carnet.directory.demo import load_demo_directory
 from carnet.identity import service as identities
@@ -16,6 +18,11 @@ from carnet.storage.uow import UnitOfWork
 # Demo actors. RPPS-like ids under the "8" prefix used for fictitious professionals in test directories.
 DEMO_DOCTOR = QualificationActor(kind=ActorKind.PROFESSIONAL, profession_code="10", id="899700000001")
 DEMO_SECRETARY = QualificationActor(kind=ActorKind.SECRETARIAT, profession_code=None, id="CPE-899700000101")
+
+
+DEMO_DOCUMENTS_PER_PATIENT = 8
+DEMO_DOCUMENT_SEED = 2026
+_DEMO_BRANCH = 7  # the generator's unique-id branch for demo documents (the benchmarks use others)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +75,36 @@ def load_demo(platform: Platform) -> DemoReport:
         load_demo_directory(uow)
         uow.commit()
     return DemoReport(created=created, skipped=skipped, qualified=qualified, collisions=collisions)
+
+
+def load_demo_documents(platform: Platform) -> int:
+    """Give each demo holder (and the represented child) a few synthetic documents of the main types, deposited by
+    the platform's import job through the real deposit path (checked, indexed, traced, notified); a holder who
+    already has documents is left alone. Returns the number of documents deposited."""
+    from carnet.access.model import Actor, AuthMethod
+    from carnet.access.model import ActorKind as AccessActorKind
+    from carnet.auth import devusers
+    from carnet.bench.record import DocumentFactory, PatientRef
+    from carnet.identity.status import IdentityStatus
+    from carnet.record import service as record
+    from carnet.record.store import DocumentRow
+
+    importer = Actor(kind=AccessActorKind.SYSTEM, id="demo-import", auth_method=AuthMethod.SYSTEM)
+    holders = [p.ins for p in devusers.PATIENTS] + list(devusers.REPRESENTED)
+    factory = DocumentFactory(DEMO_DOCUMENT_SEED)
+    deposited = 0
+    for index, ins in enumerate(holders):
+        with platform.uow() as uow:
+            row = uow.patients.by_ins(ins)
+            if row is None or row.status != IdentityStatus.QUAL.value or row.ins_oid is None:
+                continue
+            if uow.session.scalar(select(DocumentRow.id).where(DocumentRow.patient_id == row.id).limit(1)):
+                continue
+            ref = PatientRef(id=row.id, matricule=ins, oid=row.ins_oid, birth_name=row.birth_name,
+                             first_names=row.birth_first_names, sex=row.sex, birth_date=row.birth_date)  # fmt: skip
+            for number in range(DEMO_DOCUMENTS_PER_PATIENT):
+                doc = factory.document(index * 100 + number, ref, branch=_DEMO_BRANCH)
+                record.deposit(uow=uow, actor=importer, patient_id=row.id, content=doc.content)
+                deposited += 1
+            uow.commit()
+    return deposited

@@ -214,15 +214,20 @@ def test_demo_is_idempotent_and_its_patients_are_found_by_ins_and_by_name_but_an
 ) -> None:
     first = carnet.ok("demo")
     assert created(first) > 0
+    assert re.search(r"; 32 documents de démonstration déposés", first.stdout), str(first)
     again = carnet.ok("demo")
     assert created(again) == 0
     assert re.search(r"[1-9]\d* déjà présentes", again.stdout), str(again)
+    assert "; 0 documents de démonstration déposés" in again.stdout, "demo documents are deposited once"
 
     found = carnet.ok("patient", "find", "--ins", DOMINIQUE_INS, "--json").json()
     assert len(found) == 1
     assert found[0]["birth_name"] == "PAT-TROIS"
     assert found[0]["status"] == "QUAL"
     assert found[0]["ins"]["matricule"] == DOMINIQUE_INS
+    listed = carnet.ok("doc", "list", DOMINIQUE_INS, "--json").json()
+    assert listed["total"] == 8
+    assert {item["patient_id"] for item in listed["items"]} == {found[0]["id"]}
 
     by_name = carnet.ok("patient", "find", "--name", "pat-trois")
     assert len(by_name.stdout.splitlines()) == 1, "the demo loaded twice must not duplicate anyone"
