@@ -4,6 +4,7 @@ from carnet.access import store as _access_store  # noqa: F401
 from carnet.audit import store as _audit_store  # noqa: F401
 from carnet.directory import store as _directory_store  # noqa: F401
 from carnet.identity import store as _identity_store  # noqa: F401
+from carnet.messaging import store as _messaging_store  # noqa: F401
 from carnet.notify import store as _notify_store  # noqa: F401
 from carnet.record import store as _record_store  # noqa: F401
 from carnet.storage.orm import Base

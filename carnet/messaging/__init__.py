@@ -1,0 +1,1 @@
+"""Secure health messaging (MSSanté): mailboxes, conversations, messages, the SMTP gateway."""
