@@ -5,6 +5,7 @@ Tests and embedders build ``Settings(...)`` explicitly instead of mutating the e
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Secrets that ship with the code, fine on a laptop, refused in production (the threat: a deployment
 # that forgot to set its secrets and signs tokens with a key published on the Internet).
 DEV_SECRET_KEY = "carnet-development-secret-key-do-not-use-in-production"
+# The messaging domain of the demo directory (carnet/directory/data/demo_directory.csv): hosted in development only.
+DEMO_MSS_DOMAIN = "demo.mssante.fr"
 
 
 def _mask_url(url: str) -> str:
@@ -25,6 +28,16 @@ def _mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return "**********"
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
+
+
+def _domain(value: str, name: str) -> str:
+    domain = value.strip().lower()
+    if not _DOMAIN.match(domain):
+        raise ValueError(f"{name} : nom de domaine invalide « {value} »")
+    return domain
 
 
 class TrustedIssuerSetting(BaseModel):
@@ -75,6 +88,30 @@ class Settings(BaseSettings):
     dev_idp: bool = Field(default=True, description="The embedded development identity provider (not in production)")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list)")
     rate_limit_per_minute: int = Field(default=1200, ge=0, description="Requests per client per minute; 0: none")
+    # Secure messaging (MSSanté) and its SMTP gateway (docs/messaging.md).
+    mss_patient_domain: str = Field(
+        default="patient.mssante.fr", description="Domain of the patients' addresses <matricule INS>@<domain>"
+    )
+    mss_local_domains: list[str] = Field(
+        default_factory=list,
+        description="Domains whose professional mailboxes this platform hosts (JSON list; outside production the "
+        "demo domain is added); others are external",
+    )
+    mss_trusted_domains: list[str] = Field(
+        default_factory=list, description="Sending domains the inbound gateway accepts mail from (JSON list)"
+    )
+    mss_inbound_host: str = Field(default="127.0.0.1", description="Address the inbound SMTP gateway listens on")
+    mss_inbound_port: int = Field(default=2525, ge=1, le=65535)
+    mss_inbound_tls_cert: Path | None = Field(default=None, description="PEM certificate for STARTTLS (inbound)")
+    mss_inbound_tls_key: Path | None = Field(default=None, description="PEM private key for STARTTLS (inbound)")
+    mss_inbound_require_starttls: bool = Field(default=True, description="Refuse mail before STARTTLS")
+    mss_max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0, description="Largest message accepted or sent")
+    mss_relay_host: str | None = Field(default=None, description="SMTP relay for external domains; None: no relay")
+    mss_relay_port: int = Field(default=25, ge=1, le=65535)
+    mss_relay_starttls: bool = True
+    mss_relay_ca_file: Path | None = Field(default=None, description="CA bundle to verify the relay (default: system)")
+    mss_relay_username: str | None = None
+    mss_relay_password: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -99,6 +136,15 @@ class Settings(BaseSettings):
                 problems.append("CARNET_DEV_IDP must be false in production (the development identity provider)")
             if self.demo_data:
                 problems.append("CARNET_DEMO_DATA must be false in production (synthetic identities)")
+            if DEMO_MSS_DOMAIN in self.mss_local_domains:
+                problems.append(f"CARNET_MSS_LOCAL_DOMAINS must not host the demo domain {DEMO_MSS_DOMAIN}")
+            if self.mss_trusted_domains and not (self.mss_inbound_tls_cert and self.mss_inbound_tls_key):
+                problems.append("CARNET_MSS_INBOUND_TLS_CERT and CARNET_MSS_INBOUND_TLS_KEY must be set: the inbound "
+                                "gateway only takes mail over TLS in production")  # fmt: skip
+            if self.mss_trusted_domains and not self.mss_inbound_require_starttls:
+                problems.append("CARNET_MSS_INBOUND_REQUIRE_STARTTLS must be true in production")
+            if self.mss_relay_host and not self.mss_relay_starttls:
+                problems.append("CARNET_MSS_RELAY_STARTTLS must be true in production (health data in clear)")
             if problems:
                 raise ValueError("refused in production: " + "; ".join(problems))
         return self
@@ -124,6 +170,32 @@ class Settings(BaseSettings):
     def dev_idp_enabled(self) -> bool:
         """The development identity provider runs in development and tests only, never in production."""
         return self.dev_idp and self.env is not Environment.PRODUCTION
+
+    @field_validator("mss_patient_domain")
+    @classmethod
+    def _patient_domain(cls, value: str) -> str:
+        return _domain(value, "CARNET_MSS_PATIENT_DOMAIN")
+
+    @field_validator("mss_local_domains", "mss_trusted_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        return [_domain(v, "domaine") for v in value]
+
+    @model_validator(mode="after")
+    def _relay_credentials(self) -> Settings:
+        if self.mss_relay_password is not None and not self.mss_relay_username:
+            raise ValueError("CARNET_MSS_RELAY_PASSWORD needs CARNET_MSS_RELAY_USERNAME")
+        if self.mss_relay_username and not self.mss_relay_starttls:
+            # The threat: the relay's password (and the mail) crossing the network in clear.
+            raise ValueError("CARNET_MSS_RELAY_USERNAME needs CARNET_MSS_RELAY_STARTTLS (no password in clear)")
+        return self
+
+    @property
+    def mss_hosted_domains(self) -> frozenset[str]:
+        """Every domain whose mailboxes are hosted here: the local domains, the patients' domain and, outside
+        production, the demo directory's domain."""
+        demo = {DEMO_MSS_DOMAIN} if self.env is not Environment.PRODUCTION else set()
+        return frozenset({*self.mss_local_domains, self.mss_patient_domain, *demo})
 
     @property
     def effective_blob_dir(self) -> Path:
