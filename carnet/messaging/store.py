@@ -300,7 +300,7 @@ class MessagingRepository:
         if unread_only:
             stmt = stmt.where(RecipientRow.read_at.is_(None))
         rows = self.session.execute(stmt.order_by(MessageRow.received_at.desc(), MessageRow.id))
-        return [(m, r) for m, r in rows.tuples()]
+        return [(m, r) for m, r in rows]
 
     # --- outbox and offers
     def outbox_for(self, message_id: str) -> list[MessageOutboxRow]:
