@@ -17,6 +17,7 @@ import typer
 
 from carnet.audit.cli import audit_app
 from carnet.errors import CarnetError, DocumentRejected
+from carnet.sharing.cli import sharing_app
 
 app = typer.Typer(
     help="Carnet : espace de santé du patient et dossier médical partagé.",
@@ -37,6 +38,7 @@ app.add_typer(doc_app, name="doc")
 app.add_typer(audit_app, name="audit")
 directory_app = typer.Typer(help="Annuaire des professionnels : importer un extrait.", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
+app.add_typer(sharing_app, name="sharing")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -29,7 +29,9 @@ from carnet.sharing.model import (
 )
 from carnet.sharing.obligations import ObligationsTable, default_table, type_label
 
-sharing_app = typer.Typer(help="Partage des documents : obligations légales (arrêté du 26 avril 2022 modifié).")
+sharing_app = typer.Typer(
+    help="Partage des documents : obligations légales (arrêté du 26 avril 2022 modifié).", no_args_is_help=True
+)
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 

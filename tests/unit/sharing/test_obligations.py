@@ -305,3 +305,19 @@ def test_cli_rules_lists_the_table() -> None:
     code, out, _ = run("rules", "--json")
     rules = json.loads(out)
     assert code == 0 and len(rules) == 14 and rules[0]["rule_id"] == "cr-biologie-initial"
+
+
+def test_the_main_command_has_the_sharing_sub_app() -> None:
+    from carnet.cli import app
+
+    result = CliRunner().invoke(app, ["sharing", "obligations", "--type", "34874-8", "--date", "2023-12-31", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["duties"] == ["dmp", "mss_professionals", "mss_patient"]
+    result = CliRunner().invoke(app, ["sharing", "obligations", "--type", "34874-8", "--date", "demain"])
+    assert result.exit_code == 2 and "date illisible" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_main_command_registers_sharing() -> None:
+    from carnet.cli import app
+
+    result = CliRunner().invoke(app, ["sharing", "obligations", "--type", "34874-8", "--date", "2023-12-31"])
+    assert result.exit_code == 0 and "cr-operatoire" in result.stdout
