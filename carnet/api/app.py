@@ -116,5 +116,6 @@ ROUTER_MODULES: tuple[str, ...] = (
     "patients",
     "consents",
     "audit_events",
+    "communications",
     "web",
 )

@@ -76,6 +76,8 @@ __all__ = [
     "mailboxes_of",
     "make_handler",
     "mark_read",
+    "patient_of_message",
+    "professional_mailbox",
     "provision_applicative",
     "provision_organisation",
     "provision_patient",
@@ -1208,3 +1210,18 @@ def make_handler(platform: Platform, config: MessagingConfig) -> Callable[[Inbou
 
 def content_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def patient_of_message(*, uow: UnitOfWork, message_id: str) -> str | None:
+    """The patient a message's conversation concerns, so a caller's role can be chosen before the decision
+    (nothing of the message is returned)."""
+    repo = _repo(uow)
+    message = repo.message(message_id)
+    conv = repo.conversation(message.conversation_id) if message is not None else None
+    return conv.patient_id if conv is not None else None
+
+
+def professional_mailbox(*, uow: UnitOfWork, professional_id: str) -> str | None:
+    """The address of a professional's personal mailbox hosted here, if any."""
+    boxes = _repo(uow).mailboxes_owned(MailboxKind.PERSONAL.value, [professional_id])
+    return boxes[0].address if boxes else None

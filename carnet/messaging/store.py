@@ -263,7 +263,9 @@ class MessagingRepository:
 
     def first_message(self, conversation_id: str) -> MessageRow | None:
         stmt = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
-        return self.session.scalars(stmt.order_by(MessageRow.sent_at, MessageRow.id).limit(1)).first()
+        # The opening message answers nothing here: it wins a tie on sent_at (a frozen or coarse clock).
+        order = (MessageRow.sent_at, MessageRow.in_reply_to.is_not(None), MessageRow.received_at, MessageRow.id)
+        return self.session.scalars(stmt.order_by(*order).limit(1)).first()
 
     def recipients(self, message_ids: Sequence[str]) -> list[RecipientRow]:
         if not message_ids:
