@@ -1091,7 +1091,7 @@ def _xdm_documents(data: bytes) -> list[dict[str, Any]] | None:
             {
                 "unique_id": str(getattr(doc, "unique_id", "")),
                 "entry_uuid": getattr(doc, "entry_uuid", None),
-                "matricule": getattr(doc, "patient_matricule", None) or getattr(doc, "ins_matricule", None),
+                "matricule": getattr(getattr(doc, "patient_id", None), "id", None),
                 "title": getattr(doc, "title", None),
                 "type_code": getattr(getattr(doc, "type_code", None), "code", getattr(doc, "type_code", None)),
                 "mime_type": getattr(doc, "mime_type", "text/xml"),
