@@ -17,6 +17,7 @@ import typer
 
 from carnet.audit.cli import audit_app
 from carnet.errors import CarnetError, DocumentRejected
+from carnet.messaging.cli import messaging_app
 from carnet.sharing.cli import sharing_app
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app.add_typer(audit_app, name="audit")
 directory_app = typer.Typer(help="Annuaire des professionnels : importer un extrait.", no_args_is_help=True)
 app.add_typer(directory_app, name="directory")
 app.add_typer(sharing_app, name="sharing")
+app.add_typer(messaging_app, name="messaging")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from carnet.bootstrap import Platform
 from carnet.directory.demo import load_demo_directory
 from carnet.identity import service as identities
@@ -87,7 +85,6 @@ def load_demo_documents(platform: Platform) -> int:
     from carnet.bench.record import DocumentFactory, PatientRef
     from carnet.identity.status import IdentityStatus
     from carnet.record import service as record
-    from carnet.record.store import DocumentRow
 
     importer = Actor(kind=AccessActorKind.SYSTEM, id="demo-import", auth_method=AuthMethod.SYSTEM)
     holders = [p.ins for p in devusers.PATIENTS] + list(devusers.REPRESENTED)
@@ -98,7 +95,7 @@ def load_demo_documents(platform: Platform) -> int:
             row = uow.patients.by_ins(ins)
             if row is None or row.status != IdentityStatus.QUAL.value or row.ins_oid is None:
                 continue
-            if uow.session.scalar(select(DocumentRow.id).where(DocumentRow.patient_id == row.id).limit(1)):
+            if record.list_documents(uow=uow, actor=importer, patient_id=row.id, limit=1).total:
                 continue
             ref = PatientRef(id=row.id, matricule=ins, oid=row.ins_oid, birth_name=row.birth_name,
                              first_names=row.birth_first_names, sex=row.sex, birth_date=row.birth_date)  # fmt: skip
