@@ -60,6 +60,10 @@ class Filter:
         self.uow, self.actor, self.facts, self.ctx = uow, actor, facts, ctx
         self._decided: dict[tuple[Any, ...], bool] = {}
 
+    def audit_kwargs(self) -> dict[str, Any]:
+        """The listing's access mode for its audit entry (an emergency listing is marked as one)."""
+        return {"mode": self.ctx.mode.value, "request_id": self.ctx.request_id}
+
     def allows(self, row: DocumentRow) -> bool:
         key = document_key(self.actor, row)
         allowed = self._decided.get(key)

@@ -561,9 +561,8 @@ def list_documents(
     # The page in full; decided again on the full rows, in case one changed since the first statement (another
     # transaction may commit in between on PostgreSQL): a document hidden meanwhile is never shown.
     page = [r for r in uow.documents.by_ids([r.id for r in rows[offset : offset + limit]]) if visible.allows(r)]
-    audit.record(
-        uow=uow, actor=actor, action="document.list", patient_id=patient.id, detail={"returned": [r.id for r in page]}
-    )
+    audit.record(uow=uow, actor=actor, action="document.list", patient_id=patient.id,
+                 detail={"returned": [r.id for r in page]}, **visible.audit_kwargs())  # fmt: skip
     return DocumentPage(items=[_entry(r, probable_duplicate=r.id in duplicates) for r in page], total=len(rows))
 
 
@@ -589,6 +588,7 @@ def search_documents(
         action="document.search",
         patient_id=patient.id,
         detail={"query_length": len(query), "returned": [r.id for r in rows[offset : offset + limit]]},
+        **visible.audit_kwargs(),
     )
     return DocumentPage(items=[_entry(r) for r in rows[offset : offset + limit]], total=len(rows))
 
@@ -638,10 +638,9 @@ def _checked(
 
 def get_document(*, uow: UnitOfWork, actor: Actor, entry_id: str, ctx: Context | None = None) -> DocumentEntry:
     """One entry's metadata (entry id or unique id)."""
-    row = _checked_row(uow, actor, entry_id, Action.READ, ctx)
-    audit.record(
-        uow=uow, actor=actor, action="document.read_metadata", patient_id=row.patient_id, detail={"document": row.id}
-    )
+    row, granted = _checked(uow, actor, entry_id, Action.READ, ctx)
+    audit.record(uow=uow, actor=actor, action="document.read_metadata", patient_id=row.patient_id,
+                 detail={"document": row.id}, **granted.audit_kwargs())  # fmt: skip
     return _entry(row)
 
 

@@ -67,6 +67,25 @@ def test_an_emergency_access_needs_a_justification_and_is_notified_at_once(platf
     assert ("document.read", "success", "emergency") in trail
 
 
+def test_every_read_under_emergency_is_traced_as_one(platform: Platform) -> None:
+    """Listing, searching and reading the metadata in emergency mode are marked so in the holder's history."""
+    patient_id = qualified_patient(platform)
+    with platform.uow() as uow:
+        doc = record.deposit(uow=uow, actor=PLATFORM, patient_id=patient_id, content=example(VSM))
+        uow.commit()
+    er_doctor = replace(DR_HOUSE, id="810000000999", name="Dr Urgences")
+    with platform.uow() as uow:
+        ctx = access.context(uow, mode=Mode.EMERGENCY, justification="patiente inconsciente aux urgences")
+        record.list_documents(uow=uow, actor=er_doctor, patient_id=patient_id, ctx=ctx)
+        record.search_documents(uow=uow, actor=er_doctor, patient_id=patient_id, query="synthèse", ctx=ctx)
+        record.get_document(uow=uow, actor=er_doctor, entry_id=doc.entry.id, ctx=ctx)
+        uow.commit()
+    with platform.uow() as uow:
+        modes = {a.action: a.mode for a in uow.audit.for_patient(patient_id) if a.actor_id == er_doctor.id}
+    assert modes == {"document.list": "emergency", "document.search": "emergency",
+                     "document.read_metadata": "emergency"}  # fmt: skip
+
+
 def test_the_holder_refusing_emergency_access_blocks_it(platform: Platform) -> None:
     patient_id = qualified_patient(platform)
     with platform.uow() as uow:
