@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from carnet.errors import CarnetError, Forbidden, NotFound, Unauthenticated
-from carnet.web import auth, patient, pro
+from carnet.web import auth, patient, patient_access, patient_history, patient_space, patient_upload, pro
 from carnet.web.templating import page
 
 router = APIRouter(include_in_schema=False, tags=["web"])
@@ -21,11 +21,24 @@ router.add_api_route("/auth/callback", auth.callback, methods=["GET"])
 router.add_api_route("/deconnexion", auth.sign_out, methods=["GET", "POST"])
 router.add_api_route("/", patient.home, methods=["GET"])
 router.add_api_route("/documents", patient.documents, methods=["GET"])
+router.add_api_route("/documents/ajouter", patient_upload.upload_form, methods=["GET"])
+router.add_api_route("/documents/ajouter", patient_upload.upload, methods=["POST"])
 router.add_api_route("/documents/{document_id}", patient.document, methods=["GET"])
 router.add_api_route("/documents/{document_id}/contenu", patient.content, methods=["GET"])
 router.add_api_route("/documents/{document_id}/masquer", patient.hide, methods=["POST"])
 router.add_api_route("/documents/{document_id}/montrer", patient.show, methods=["POST"])
-router.add_api_route("/historique", patient.history, methods=["GET"])
+router.add_api_route("/historique", patient_history.history, methods=["GET"])
+router.add_api_route("/acces", patient_access.settings_page, methods=["GET"])
+router.add_api_route("/acces/autorisation", patient_access.grant_form, methods=["GET"])
+router.add_api_route("/acces/autorisation", patient_access.add_grant, methods=["POST"])
+router.add_api_route("/acces/autorisations/{grant_id}/retirer", patient_access.revoke_grant, methods=["POST"])
+router.add_api_route("/acces/consentements/{consent_id}/retirer", patient_access.withdraw_consent, methods=["POST"])
+router.add_api_route("/acces/traitant", patient_access.set_traitant, methods=["POST"])
+router.add_api_route("/acces/equipe/refuser", patient_access.refuse_member, methods=["POST"])
+router.add_api_route("/acces/bloquer", patient_access.block, methods=["POST"])
+router.add_api_route("/acces/debloquer", patient_access.unblock, methods=["POST"])
+router.add_api_route("/acces/urgence", patient_access.emergency, methods=["POST"])
+router.add_api_route("/espace", patient_space.switch, methods=["POST"])
 router.add_api_route("/notifications/{notification_id}/lue", patient.notification_read, methods=["POST"])
 router.include_router(pro.router)
 
@@ -33,6 +46,8 @@ _STATIC = {"carnet.css": "text/css; charset=utf-8"}
 _WEB_PREFIXES = (
     "/documents",
     "/historique",
+    "/acces",
+    "/espace",
     "/notifications/",
     "/connexion",
     "/auth/callback",
