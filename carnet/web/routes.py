@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from carnet.errors import CarnetError, Forbidden, NotFound, Unauthenticated
-from carnet.web import auth, patient, patient_access, patient_history, patient_space, patient_upload, pro
+from carnet.web import auth, messages, patient, patient_access, patient_history, patient_space, patient_upload, pro
 from carnet.web.templating import page
 
 router = APIRouter(include_in_schema=False, tags=["web"])
@@ -41,6 +41,7 @@ router.add_api_route("/acces/urgence", patient_access.emergency, methods=["POST"
 router.add_api_route("/espace", patient_space.switch, methods=["POST"])
 router.add_api_route("/notifications/{notification_id}/lue", patient.notification_read, methods=["POST"])
 router.include_router(pro.router)
+router.include_router(messages.router)
 
 _STATIC = {"carnet.css": "text/css; charset=utf-8"}
 _WEB_PREFIXES = (
@@ -48,6 +49,7 @@ _WEB_PREFIXES = (
     "/historique",
     "/acces",
     "/espace",
+    "/messages",
     "/notifications/",
     "/connexion",
     "/auth/callback",

@@ -10,6 +10,7 @@ from carnet.access import service as access
 from carnet.bootstrap import Platform
 from carnet.directory.demo import load_demo_directory
 from tests.api.conftest import LiveServer
+from tests.builders import PLATFORM as PLATFORM_ACTOR
 from tests.builders import minimal_pdf
 from tests.web.conftest import _missing
 from tests.web.test_accessibility import AXE, _summary, _violations
@@ -81,6 +82,14 @@ def test_the_holder_adds_a_pdf_and_refuses_emergency_access(
     screenshot(page, "05-history-filtered")
 
 
+def access_actor(professional_id: str, name: str) -> Any:
+    """A general practitioner of the demo directory, as the access service sees them."""
+    from carnet.access.model import Actor, ActorKind, AuthMethod
+
+    return Actor(kind=ActorKind.PROFESSIONAL, id=professional_id, auth_method=AuthMethod.CPS, profession="10",
+                 name=name)  # fmt: skip
+
+
 def _holder(patient_id: str) -> Any:
     from tests.builders import patient_as
 
@@ -108,6 +117,61 @@ def test_the_holders_own_pages_have_no_serious_accessibility_violation(
             violations = _violations(page)
             if violations:
                 found[path] = violations
+        assert not found, "\n".join(f"{path}: {_summary(v)}" for path, v in found.items())
+    finally:
+        context.close()
+
+
+def test_the_holder_reads_and_answers_a_message_and_the_pages_are_accessible(
+    live_server: LiveServer, platform: Platform, chromium: Any, screenshot: Any
+) -> None:
+    from carnet.messaging import service as mss
+
+    patient_id, document_id = _dominique_with_a_summary(platform)
+    _with_directory(platform)
+    config = mss.MessagingConfig()
+    with platform.uow() as uow:
+        mss.provision_professional(uow=uow, actor=PLATFORM_ACTOR, config=config, professional_id="899700000001")
+        martin = access_actor("899700000001", "Dr Paul MARTIN")
+        access.join_care_team(uow=uow, actor=martin, patient_id=patient_id)
+        sent = mss.send(uow=uow, actor=martin, config=config, to=["279035121518989@patient.mssante.fr"],
+                        subject="Votre bilan", text="Bonjour,\nle bilan est normal.",
+                        attachments=[mss.DocumentAttachment(document_id)])  # fmt: skip
+        uow.commit()
+    context = chromium.new_context(locale="fr-FR", viewport={"width": 390, "height": 844})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    found: dict[str, list[dict[str, Any]]] = {}
+
+    def check(name: str) -> None:
+        screenshot(page, name)
+        if AXE.is_file():
+            violations = _violations(page)
+            if violations:
+                found[page.url] = violations
+
+    try:
+        _sign_in(page, live_server, "Dominique PAT-TROIS")
+        page.get_by_role("navigation").get_by_role("link", name="Messagerie").click()
+        page.get_by_role("link", name="Votre bilan").click()
+        assert "le bilan est normal" in page.locator(".message__text").first.inner_text()
+        page.get_by_label("Votre réponse").fill("Merci beaucoup")
+        page.get_by_role("button", name="Envoyer").click()
+        page.wait_for_url(f"**/messages/{sent.conversation_id}?fait=envoye")
+        assert "Merci beaucoup" in page.locator("main").inner_text()
+        check("06-conversation")
+        page.goto(f"{live_server.url}/messages")
+        check("07-inbox")
+        context.clear_cookies()
+        page.goto(f"{live_server.url}/")
+        page.locator("label[for=user-pro-1]").click()  # Dr Paul MARTIN (his secretary's label names him too)
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_url(f"{live_server.url}/")
+        page.goto(f"{live_server.url}/pro/messages/nouveau?patient={patient_id}&recherche=leroy")
+        check("08-pro-compose")
+        page.goto(f"{live_server.url}/pro/messages/conversations/{sent.conversation_id}")
+        assert "Merci beaucoup" in page.locator("main").inner_text()
+        check("09-pro-conversation")
         assert not found, "\n".join(f"{path}: {_summary(v)}" for path, v in found.items())
     finally:
         context.close()
