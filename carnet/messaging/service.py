@@ -124,11 +124,14 @@ class MessagingConfig:
 
 @dataclass(frozen=True, slots=True)
 class Upload:
-    """A file the sender uploads with the message."""
+    """A file the sender uploads with the message; ``unique_id`` and ``detail`` describe the document it carries
+    when it is one (an IHE XDM package of a record document: :mod:`carnet.sharing.share`)."""
 
     filename: str
     content_type: str
     data: bytes
+    unique_id: str | None = None
+    detail: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -729,7 +732,8 @@ def _attach(
     digest = uow.blobs.put(item.data)
     _repo(uow).add(AttachmentRow(message_id=message.id, position=position, filename=_safe_filename(item.filename),
                                  content_type=content_type, size=len(item.data), sha256=digest,
-                                 detail={}))  # fmt: skip
+                                 unique_id=item.unique_id[:128] if item.unique_id else None,
+                                 detail=dict(item.detail or {})))  # fmt: skip
     return len(item.data)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, cast
 
@@ -720,11 +720,27 @@ def hold_back_from_patient(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> D
     )
 
 
+ReleaseHook = Callable[[UnitOfWork, Actor, DocumentEntry], None]
+_RELEASE_HOOKS: list[ReleaseHook] = []
+
+
+def on_release(hook: ReleaseHook) -> ReleaseHook:
+    """Subscribe ``hook`` to releases: it is called in the release's unit of work, after the change (the sharing
+    package sends a document shared held back to the patient's messaging then: ``carnet.sharing.share``); a hook
+    that raises undoes the release with it."""
+    if hook not in _RELEASE_HOOKS:
+        _RELEASE_HOOKS.append(hook)
+    return hook
+
+
 def release_to_patient(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> DocumentEntry:
-    """The author releases a held-back document: the patient sees it from now on."""
-    return _change(
+    """The author releases a held-back document: the patient sees it from now on (and the release hooks run)."""
+    entry = _change(
         uow=uow, actor=actor, entry_id=entry_id, action=Action.RELEASE, changes={"invisible_to_patient": False}
     )
+    for hook in tuple(_RELEASE_HOOKS):
+        hook(uow, actor, entry)
+    return entry
 
 
 def set_invisible_to_representatives(*, uow: UnitOfWork, actor: Actor, entry_id: str, invisible: bool) -> DocumentEntry:
