@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +49,57 @@ class TrustedIssuerSetting(BaseModel):
     audience: str | None = None
 
 
+_PROVIDER_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class WebSignInProvider(BaseModel):
+    """An OpenID provider the portals sign people in with (``CARNET_WEB_OIDC_PROVIDERS``, docs/web.md).
+
+    ``kind`` says whom it is for on the choice page (patients: FranceConnect-like; professionals: Pro Santé
+    Connect-like). ``client_secret`` makes the portal a confidential client (``token_auth_method``, default: from the
+    provider's discovery, client_secret_basic first); ``audience`` is the RFC 8707 resource asked for, so that the
+    access token is for the API. The issuer must also be trusted by the API (``CARNET_OIDC_ISSUERS``).
+    """
+
+    key: str
+    label_fr: str = Field(min_length=1, max_length=80)
+    label_en: str = Field(min_length=1, max_length=80)
+    kind: Literal["patient", "professional"] | None = None
+    issuer: str
+    client_id: str = Field(min_length=1, max_length=200)
+    client_secret: SecretStr | None = None
+    token_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile"])
+    audience: str | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not _PROVIDER_KEY.match(value):
+            raise ValueError(f"clé de fournisseur invalide « {value} » (a-z, 0-9, - et _, 32 caractères au plus)")
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"émetteur invalide « {value} » (une URL http(s))")
+        return value.rstrip("/")
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: list[str]) -> list[str]:
+        if "openid" not in value or any(not s or " " in s for s in value):
+            raise ValueError("scopes : une liste de scopes sans espace, dont « openid »")
+        return value
+
+    @model_validator(mode="after")
+    def _auth_method(self) -> WebSignInProvider:
+        if self.token_auth_method and self.client_secret is None:
+            raise ValueError(f"fournisseur « {self.key} » : token_auth_method demande client_secret")
+        return self
+
+
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
@@ -86,6 +137,11 @@ class Settings(BaseSettings):
         default_factory=list, description="Trusted OpenID Connect issuers (JSON list of {issuer, jwks_uri|jwks})"
     )
     dev_idp: bool = Field(default=True, description="The embedded development identity provider (not in production)")
+    web_oidc_providers: list[WebSignInProvider] = Field(
+        default_factory=list,
+        description="The portals' sign-in providers (JSON list of {key, label_fr, label_en, kind, issuer, client_id, "
+        "client_secret, scopes, audience}); empty: the development identity provider, else the first trusted issuer",
+    )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (JSON list)")
     rate_limit_per_minute: int = Field(default=1200, ge=0, description="Requests per client per minute; 0: none")
     # Secure messaging (MSSanté) and its SMTP gateway (docs/messaging.md).
@@ -143,6 +199,9 @@ class Settings(BaseSettings):
                                 "gateway only takes mail over TLS in production")  # fmt: skip
             if self.mss_trusted_domains and not self.mss_inbound_require_starttls:
                 problems.append("CARNET_MSS_INBOUND_REQUIRE_STARTTLS must be true in production")
+            insecure = [p.key for p in self.web_oidc_providers if not p.issuer.startswith("https://")]
+            if insecure:
+                problems.append(f"CARNET_WEB_OIDC_PROVIDERS: the issuers must be https in production ({insecure})")
             if self.mss_relay_host and not self.mss_relay_starttls:
                 problems.append("CARNET_MSS_RELAY_STARTTLS must be true in production (health data in clear)")
             if problems:
@@ -190,6 +249,27 @@ class Settings(BaseSettings):
             raise ValueError("CARNET_MSS_RELAY_USERNAME needs CARNET_MSS_RELAY_STARTTLS (no password in clear)")
         return self
 
+    @model_validator(mode="after")
+    def _web_providers_are_trusted(self) -> Settings:
+        keys = [p.key for p in self.web_oidc_providers]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(f"CARNET_WEB_OIDC_PROVIDERS: clés en double {twice}")
+        # The API trusts only CARNET_OIDC_ISSUERS (one reviewed list, with each issuer's keys): a sign-in button
+        # must never widen whose tokens the API accepts by itself, so every provider has to be listed there too.
+        trusted = {i.issuer.rstrip("/"): i for i in self.oidc_issuers}
+        dev = f"{self.public_url.rstrip('/')}/dev-idp" if self.dev_idp_enabled else None
+        for provider in self.web_oidc_providers:
+            issuer = trusted.get(provider.issuer)
+            if issuer is None and provider.issuer != dev:
+                raise ValueError(f"CARNET_WEB_OIDC_PROVIDERS: l'émetteur {provider.issuer} du fournisseur "
+                                 f"« {provider.key} » doit aussi figurer dans CARNET_OIDC_ISSUERS")  # fmt: skip
+            expected = (issuer.audience if issuer else None) or self.effective_audience
+            if provider.audience is not None and provider.audience != expected:
+                raise ValueError(f"CARNET_WEB_OIDC_PROVIDERS: le fournisseur « {provider.key} » demande l'audience "
+                                 f"{provider.audience}, mais l'API attend {expected} de cet émetteur")  # fmt: skip
+        return self
+
     @property
     def mss_hosted_domains(self) -> frozenset[str]:
         """Every domain whose mailboxes are hosted here: the local domains, the patients' domain and, outside
@@ -213,7 +293,8 @@ class Settings(BaseSettings):
             elif isinstance(value, StrEnum):
                 value = value.value
             elif isinstance(value, list):
-                value = [v.model_dump(exclude_none=True) if isinstance(v, BaseModel) else v for v in value]
+                # mode="json": the secrets inside (a sign-in provider's client_secret) come out as "**********".
+                value = [v.model_dump(mode="json", exclude_none=True) if isinstance(v, BaseModel) else v for v in value]
             out[name] = value
         out["database_url"] = _mask_url(self.effective_database_url)
         out["blob_dir"] = str(self.effective_blob_dir)
