@@ -281,6 +281,9 @@ async def _check_id_token(
                         options={"require": ["exp", "iat", "sub", "nonce"]})  # fmt: skip
     if not secrets.compare_digest(str(claims["nonce"]), nonce):
         raise ValueError("nonce différent de celui de la demande")
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if len(audiences) > 1 and claims.get("azp") != client_id:  # OpenID Connect Core §3.1.3.7, points 4 and 5
+        raise ValueError("jeton d'identité pour plusieurs clients sans azp de ce portail")
 
 
 async def sign_out(request: Request) -> Response:

@@ -11,13 +11,16 @@ secret is refused by the provider and said so; the settings refuse a provider th
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import html
 import json
 import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,8 +35,10 @@ from typer.testing import CliRunner
 from carnet.api.app import create_app
 from carnet.bootstrap import Platform
 from carnet.cli import app as cli
+from carnet.errors import Unauthenticated
 from carnet.settings import Settings
-from tests.api.conftest import _free_port
+from carnet.web.auth import SignInProvider, _check_id_token, _client_authentication
+from tests.api.conftest import LiveServer, _free_port
 from tests.api.oidc_support import ExternalProvider, external_provider
 from tests.web.conftest import _missing
 from tests.web.test_accessibility import AXE, _summary, _violations
@@ -286,3 +291,42 @@ def test_production_wants_https_providers_and_config_masks_their_secrets(monkeyp
     as_json = CliRunner().invoke(cli, ["config", "--json"])
     providers = json.loads(as_json.output)["web_oidc_providers"]
     assert [p["client_secret"] for p in providers] == ["**********", "**********"]
+
+
+def _confidential(**changes: Any) -> SignInProvider:
+    return replace(SignInProvider(key="fc", issuer="https://fc.example", client_id="carnet portail",
+                                  client_secret="s3cret:+/"), **changes)  # fmt: skip
+
+
+def test_the_client_authenticates_as_the_discovery_offers() -> None:
+    form: dict[str, str] = {}
+    headers = _client_authentication(_confidential(), {}, form)  # nothing said: client_secret_basic, the default
+    # RFC 6749 §2.3.1: id and secret form-encoded before base64.
+    assert headers == {"Authorization": "Basic " + base64.b64encode(b"carnet%20portail:s3cret%3A%2B%2F").decode()}
+    assert form == {}
+    offered = {"token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_post"]}
+    form = {}
+    assert _client_authentication(_confidential(), offered, form) == {}
+    assert form == {"client_id": "carnet portail", "client_secret": "s3cret:+/"}
+    with pytest.raises(Unauthenticated, match="n'offre pas client_secret_basic"):
+        _client_authentication(_confidential(token_auth_method="client_secret_basic"), offered, {})
+    with pytest.raises(Unauthenticated, match="il offre : private_key_jwt"):
+        _client_authentication(_confidential(), {"token_endpoint_auth_methods_supported": ["private_key_jwt"]}, {})
+    form = {}
+    assert _client_authentication(_confidential(client_secret=None), offered, form) == {}  # a public client
+    assert form == {"client_id": "carnet portail"}
+
+
+def test_an_id_token_for_several_clients_must_name_the_portal_as_azp(live_server: LiveServer) -> None:
+    idp = live_server.app.state.dev_idp
+    config = httpx.get(f"{idp.issuer}/.well-known/openid-configuration").json()
+
+    def check(token: str) -> None:
+        # In its own thread: Playwright's sync API may already run an event loop in this one.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, _check_id_token(config, idp.issuer, token, "n", client_id="portail")).result()
+
+    check(idp.mint({"nonce": "n"}, subject="fc-x", audience="portail"))
+    with pytest.raises(ValueError, match="azp"):
+        check(idp.mint({"nonce": "n"}, subject="fc-x", audience=["portail", "autre-client"]))  # type: ignore[arg-type]
+    check(idp.mint({"nonce": "n", "azp": "portail"}, subject="fc-x", audience=["portail", "autre-client"]))  # type: ignore[arg-type]
