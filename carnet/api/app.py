@@ -117,5 +117,6 @@ ROUTER_MODULES: tuple[str, ...] = (
     "consents",
     "audit_events",
     "communications",
+    "share",
     "web",
 )

@@ -1,7 +1,8 @@
 """``GET /fhir/metadata``: the CapabilityStatement, built from what the router modules declare they implement.
 
 Each module of ``ROUTER_MODULES`` may define ``CAPABILITIES``: a list of CapabilityStatement ``rest.resource``
-entries (type, profile, interaction, searchParam, operation), and ``SYSTEM_INTERACTIONS`` (e.g. transaction).
+entries (type, profile, interaction, searchParam, operation), ``SYSTEM_INTERACTIONS`` (e.g. transaction) and
+``OPERATIONS`` (an operation on a type another module lists, merged into that type's entry).
 So the statement lists exactly what is routed, nothing more.
 """
 
@@ -26,10 +27,20 @@ def capability_statement(base_url: str, software_date: str) -> dict[str, Any]:
 
     resources: list[dict[str, Any]] = []
     system: list[dict[str, str]] = []
+    operations: list[dict[str, Any]] = []
     for name in ROUTER_MODULES:
         module = importlib.import_module(f"carnet.api.{name}")
-        resources.extend(getattr(module, "CAPABILITIES", []))
+        resources.extend(dict(r) for r in getattr(module, "CAPABILITIES", []))  # copies: merged into below
         system.extend(getattr(module, "SYSTEM_INTERACTIONS", []))
+        operations.extend(getattr(module, "OPERATIONS", []))
+    # A module may add an operation to a resource type another module owns (``OPERATIONS``: type + operation):
+    # the statement keeps one entry per type.
+    for item in operations:
+        owner = next((r for r in resources if r["type"] == item["type"]), None)
+        if owner is None:
+            owner = {"type": item["type"], "interaction": []}
+            resources.append(owner)
+        owner["operation"] = [*owner.get("operation", []), item["operation"]]
     rest: dict[str, Any] = {
         "mode": "server",
         "security": {
