@@ -52,6 +52,14 @@ def _time(value: dt.datetime | None) -> str:
     return _local(value).strftime("%H:%M") if value is not None else ""
 
 
+def _lang_url(request: Request, other: str) -> str:
+    """This page in the other language, its query kept (a filter, a search, the page to return to)."""
+    from urllib.parse import urlencode
+
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return f"{request.url.path}?{urlencode([*kept, ('lang', other)])}"
+
+
 @functools.cache
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("carnet.web", "templates"), autoescape=select_autoescape(["html"]))
@@ -73,6 +81,7 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
             request=request,
             lang=lang,
             other_lang="en" if lang == "fr" else "fr",
+            lang_url=_lang_url(request, "en" if lang == "fr" else "fr"),
             t=i18n.translator(lang),
             path=request.url.path,
             signed_in=session is not None,

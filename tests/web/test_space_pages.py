@@ -288,3 +288,12 @@ def test_a_representative_switches_to_the_childs_space(client: TestClient, token
     refused = client.post("/espace", data={"csrf": CSRF, "espace": stranger}, follow_redirects=False)
     assert refused.status_code == 403 and "n'est pas l'un de ceux que vous gérez" in _text(refused)
     assert "Vous agissez dans l'espace santé de Elodie VINCENT" in _text(client.get("/"))
+
+
+def test_the_language_link_keeps_the_pages_query(client: TestClient, tokens: Tokens, platform: Platform) -> None:
+    _dominique_with_a_summary(platform)
+    _signed_in(client, tokens.for_patient(DOMINIQUE_INS))
+    french = client.get("/documents?q=synthese&par=pro")
+    assert 'href="/documents?q=synthese&amp;par=pro&amp;lang=en"' in french.text
+    english = client.get("/documents?q=synthese&lang=en")
+    assert 'href="/documents?q=synthese&amp;lang=fr"' in english.text
