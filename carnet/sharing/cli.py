@@ -169,3 +169,83 @@ def rules_command(as_json: Annotated[bool, typer.Option("--json", help="Sortie J
         typer.echo(f"  Source : {rule.source}")
         if rule.note:
             typer.echo(f"  Note : {rule.note}")
+
+
+# --- the compliance report (reads the database) -----------------------------------------------------------------
+
+_REPORT_LABELS = {
+    Duty.DMP: "versement au DMP",
+    Duty.MSS_PROFESSIONALS: "envoi aux professionnels",
+    Duty.MSS_PATIENT: "envoi au patient",
+}
+
+
+def _print_report(data: Any) -> None:
+    from carnet.sharing.report import ComplianceReport
+
+    assert isinstance(data, ComplianceReport)
+    who = "professionnel" if data.scope == "professional" else "structure"
+    typer.echo(f"Rapport de partage — {who} {data.scope_id}, du {french_date(data.start)} au {french_date(data.end)}")
+    typer.echo(f"Documents : {data.documents} ({data.via_share} partagé(s) à la validation, {data.other_deposits} "
+               f"versé(s) autrement) ; soumis à au moins un devoir : {data.under_duty}")  # fmt: skip
+    header = f"  {'devoir':26} {'dus':>5} {'partagés':>9} {'à temps':>8} {'en attente':>11} {'sans dest.':>11} "
+    typer.echo(header + f"{'manquants':>10} {'taux':>6}")
+    for count in data.duties:
+        rate = "—" if count.rate is None else f"{round(count.rate * 100)} %"
+        typer.echo(f"  {_REPORT_LABELS[count.duty]:26} {count.due:>5} {count.shared:>9} {count.in_time:>8} "
+                   f"{count.held:>11} {count.no_recipient:>11} {count.missing:>10} {rate:>6}")  # fmt: skip
+    if data.by_rule:
+        typer.echo("Règles : " + ", ".join(f"{rule} ({n})" for rule, n in sorted(data.by_rule.items())))
+    typer.echo("À temps : partagé au plus tard le jour du document ; taux = à temps / (dus − en attente − sans "
+               "destinataire).")  # fmt: skip
+
+
+@sharing_app.command("report")
+def report_command(
+    start: Annotated[str, typer.Option("--from", help="Premier jour de la période AAAA-MM-JJ")],
+    end: Annotated[str, typer.Option("--to", help="Dernier jour de la période AAAA-MM-JJ")],
+    professional: Annotated[
+        str | None, typer.Option("--professional", help="Identifiant national du professionnel (idNatPs)")
+    ] = None,
+    organisation: Annotated[
+        str | None, typer.Option("--organisation", help="Identifiant national de la structure (idNatSt)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON")] = False,
+) -> None:
+    """Rapport de conformité : documents soumis à chaque devoir et partagés à temps, sur une période."""
+    import pydantic
+
+    from carnet.access.model import Actor, ActorKind, AuthMethod
+    from carnet.bootstrap import bootstrap
+    from carnet.settings import Settings
+    from carnet.sharing.report import Scope, parse_period, report
+
+    if (professional is None) == (organisation is None):
+        _fail("indiquer --professional ID ou --organisation ID (l'un des deux)", code=2)
+    try:
+        day_from, day_to = parse_period(start, end)
+    except CarnetError as exc:
+        _fail(f"--{exc.field} : {exc.message}", code=2)
+    try:
+        settings = Settings()
+    except pydantic.ValidationError as exc:
+        _fail("configuration invalide — " + "; ".join(str(e["msg"]) for e in exc.errors()), code=2)
+    actor = Actor(kind=ActorKind.SYSTEM, id="cli", auth_method=AuthMethod.CLI, name="carnet sharing report")
+    scope, scope_id = (Scope.PROFESSIONAL, professional) if professional is not None else (Scope.ORGANISATION,
+                                                                                           organisation)  # fmt: skip
+    assert scope_id is not None
+    try:
+        platform = bootstrap(settings)
+        try:
+            with platform.uow() as uow:
+                data = report(uow=uow, actor=actor, scope=scope, scope_id=scope_id, start=day_from, end=day_to)
+                uow.commit()
+        finally:
+            platform.close()
+    except CarnetError as exc:
+        where = f" [{exc.field}]" if exc.field else ""
+        _fail(f"{exc.message}{where}", code=2 if exc.http_status in (400, 422) else 1)
+    if as_json:
+        _echo_json(data.to_dict())
+        return
+    _print_report(data)
