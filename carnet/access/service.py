@@ -275,6 +275,42 @@ def record_consent(
     return row.id
 
 
+EMERGENCY_JUSTIFICATION_MIN = 20  # characters: a reason a reader of the trail can understand, not "urgent"
+EMERGENCY_JUSTIFICATION_MAX = 400
+
+
+def declare_emergency(
+    *, uow: UnitOfWork, actor: Actor, patient_id: str, justification: str, mode: Mode = Mode.EMERGENCY
+) -> Context:
+    """A professional declares an emergency access (bris de glace) with a written justification: the decision in
+    that mode is enforced (the holder's refusal of emergency access refuses it, traced), the declaration is traced
+    with its justification, and the returned context is the one every read made under it must carry."""
+    text = " ".join(justification.split())
+    if mode == Mode.NORMAL:
+        raise ValidationError("un accès en urgence se déclare en mode urgence ou régulation", field="mode")
+    if len(text) < EMERGENCY_JUSTIFICATION_MIN:
+        raise ValidationError(f"justification trop courte : au moins {EMERGENCY_JUSTIFICATION_MIN} caractères "
+                              "disant pourquoi l'urgence impose cet accès", field="justification")  # fmt: skip
+    if len(text) > EMERGENCY_JUSTIFICATION_MAX:
+        raise ValidationError(f"justification trop longue : au plus {EMERGENCY_JUSTIFICATION_MAX} caractères",
+                              field="justification")  # fmt: skip
+    if actor.kind.value != "professional":
+        raise Forbidden("seul un professionnel de santé déclare un accès en urgence")
+    patient = _patient(uow, patient_id)
+    ctx = context(uow, mode=mode, justification=text)
+    granted = enforce(uow=uow, actor=actor, action=Action.LIST, patient=patient, ctx=ctx)
+    audit.record(uow=uow, actor=actor, action="emergency.declare", patient_id=patient.id, detail={"reason": text},
+                 **granted.audit_kwargs())  # fmt: skip
+    return ctx
+
+
+def decision_on_record(*, uow: UnitOfWork, actor: Actor, patient_id: str, ctx: Context | None = None) -> Decision:
+    """What the access decision says now of ``actor`` listing the record, with its reasons (the basis of access a
+    professional's page shows before reading): decided, neither enforced nor traced."""
+    patient = _patient(uow, patient_id)
+    return decide(actor, Action.LIST, facts_for(uow, patient), None, ctx or context(uow))
+
+
 def block(*, uow: UnitOfWork, actor: Actor, patient_id: str, target_kind: str, target_id: str) -> str:
     """The holder opposes access by a professional or an establishment; returns the opposition's id."""
     if target_kind not in ("professional", "organisation"):
