@@ -10,7 +10,17 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from carnet.errors import CarnetError, Forbidden, NotFound, Unauthenticated
-from carnet.web import auth, messages, patient, patient_access, patient_history, patient_space, patient_upload, pro
+from carnet.web import (
+    auth,
+    messages,
+    patient,
+    patient_access,
+    patient_history,
+    patient_space,
+    patient_upload,
+    pro,
+    pro_sharing,
+)
 from carnet.web.templating import page
 
 router = APIRouter(include_in_schema=False, tags=["web"])
@@ -42,6 +52,7 @@ router.add_api_route("/espace", patient_space.switch, methods=["POST"])
 router.add_api_route("/notifications/{notification_id}/lue", patient.notification_read, methods=["POST"])
 router.include_router(pro.router)
 router.include_router(messages.router)
+router.include_router(pro_sharing.router)
 
 _STATIC = {"carnet.css": "text/css; charset=utf-8"}
 _WEB_PREFIXES = (
