@@ -7,12 +7,10 @@ from __future__ import annotations
 import html
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from carnet.bootstrap import Platform
 from carnet.record import service as record
-from carnet.web import pro_sharing
 from tests.api.conftest import Tokens
 from tests.builders import DR_HOUSE
 from tests.unit.sharing.share_support import MARTIN, World, make_world
@@ -22,8 +20,7 @@ DOMINIQUE_INS = "279035121518989"
 
 
 @pytest.fixture
-def world(platform: Platform, app: FastAPI) -> World:
-    app.include_router(pro_sharing.router)  # what carnet/web/routes.py is to do
+def world(platform: Platform) -> World:
     return make_world(platform)
 
 
