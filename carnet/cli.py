@@ -807,6 +807,28 @@ def bench_api(
                   echo=typer.echo)  # fmt: skip
 
 
+@bench_app.command("messaging")
+def bench_messaging(
+    messages: Annotated[int, typer.Option(help="Messages envoyés à la passerelle SMTP")] = 2_000,
+    clients: Annotated[int, typer.Option(help="Clients smtplib concurrents (une connexion chacun)")] = 8,
+    attachment_kb: Annotated[int, typer.Option("--attachment-kb", help="Taille de la pièce jointe (Kio)")] = 50,
+    shares: Annotated[int, typer.Option(help="Appels de share mesurés")] = 1_000,
+    postgres_url: Annotated[
+        str | None, typer.Option("--postgres-url", help="PostgreSQL à mesurer (sinon un cluster jetable)")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql ou both")] = "both",
+    quick: Annotated[bool, typer.Option("--quick", help="Essai court (40 messages, 10 partages, SQLite)")] = False,
+) -> None:
+    """Messagerie : messages acceptés/s par la passerelle SMTP et distribués ; partages (share) par seconde."""
+    import carnet.bench.messaging as bench
+
+    values: dict[str, Any] = dict(
+        messages=messages, clients=clients, attachment_kb=attachment_kb, shares=shares, backend=backend
+    )
+    with _errors():
+        bench.run(**{**values, **(bench.QUICK if quick else {})}, postgres_url=postgres_url, echo=typer.echo)
+
+
 @directory_app.command("import")
 def directory_import(
     path: Annotated[str, typer.Argument(help="Extrait CSV (colonnes : docs/api.md, « Annuaire »)")],

@@ -99,8 +99,9 @@ def domain_of(address: str) -> str:
 
 
 def patient_address(matricule: str, domain: str) -> str:
-    """The patient's MSSanté address: ``<matricule INS>@<patient domain>`` (``patient.mssante.fr`` nationally)."""
-    return f"{matricule}@{domain.lower()}"
+    """The patient's MSSanté address: ``<matricule INS>@<patient domain>`` (``patient.mssante.fr`` nationally), in
+    its stored form: lower case, like every address (a Corsican matricule ``2A…`` is written ``2a…``)."""
+    return f"{matricule}@{domain}".lower()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

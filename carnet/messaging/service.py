@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import IntegrityError
+
 from carnet.access import service as access
 from carnet.access.model import Action, Actor, ActorKind, AuthMethod, Decision
 from carnet.audit import service as audit
@@ -88,8 +90,10 @@ __all__ = [
     "search_directory",
     "search_messages",
     "send",
+    "submit",
 ]
 
+_RECEIVE_ATTEMPTS = 3
 GATEWAY = Actor(kind=ActorKind.SYSTEM, id="mss-gateway", auth_method=AuthMethod.SYSTEM, name="Passerelle MSSanté")
 MAX_SUBJECT = 255
 MAX_TEXT = 1_000_000
@@ -365,7 +369,7 @@ def _resolve(uow: UnitOfWork, config: MessagingConfig, address: str, field_name:
         return _external(uow, address)
     row = _repo(uow).mailbox_by_address(address)
     if row is None and domain == config.patient_domain:
-        patient = uow.patients.by_ins(address.partition("@")[0])
+        patient = uow.patients.by_ins(address.partition("@")[0].upper())  # matricules are stored in capitals
         if patient is not None:
             return provision_patient(uow=uow, actor=GATEWAY, config=config, patient_id=patient.id)
     if row is None or not row.active:
@@ -602,6 +606,53 @@ def send(
 ) -> MessageView:
     """Send a message: local recipients get it in this transaction, external ones through the outbox (same
     transaction); ``in_reply_to`` is the id of the message answered (the conversation continues)."""
+    message = _send(uow=uow, actor=actor, config=config, to=to, subject=subject, text=text, cc=cc, html=html,
+                    attachments=attachments, from_address=from_address, in_reply_to=in_reply_to)  # fmt: skip
+    return _views(uow, [message])[0]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Submitted:
+    """What :func:`submit` sent: the message's id and Message-ID, and each recipient's delivery status."""
+
+    id: str
+    message_id: str
+    statuses: dict[str, str]
+
+
+def submit(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    config: MessagingConfig,
+    to: Sequence[str],
+    subject: str,
+    text: str,
+    attachments: Sequence[Upload | DocumentAttachment] = (),
+    from_address: str | None = None,
+) -> Submitted:
+    """:func:`send` (same rules, same transaction, same trail) without building the message's view: for the
+    services that send on a professional's behalf (:mod:`carnet.sharing.share`)."""
+    message = _send(uow=uow, actor=actor, config=config, to=to, subject=subject, text=text, cc=(), html=None,
+                    attachments=attachments, from_address=from_address, in_reply_to=None)  # fmt: skip
+    statuses = {r.address: r.status for r in _repo(uow).recipients([message.id])}
+    return Submitted(id=message.id, message_id=message.message_id, statuses=statuses)
+
+
+def _send(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    config: MessagingConfig,
+    to: Sequence[str],
+    subject: str,
+    text: str,
+    cc: Sequence[str],
+    html: str | None,
+    attachments: Sequence[Upload | DocumentAttachment],
+    from_address: str | None,
+    in_reply_to: str | None,
+) -> MessageRow:
     sender = _sender_box(uow, actor, from_address)
     decision_on_box = _use(uow, actor, sender)
     subject = " ".join(subject.split())
@@ -685,7 +736,7 @@ def send(
                              "attachments": len(attachments)},
                      decision=decision_on_box or decision)  # fmt: skip
     uow.flush()
-    return _views(uow, [message])[0]
+    return message
 
 
 def _join(uow: UnitOfWork, conv: ConversationRow, boxes: Sequence[MailboxRow], now: dt.datetime) -> None:
@@ -979,6 +1030,10 @@ def receive(*, uow: UnitOfWork, mail: InboundMail, config: MessagingConfig) -> M
     local mailbox; the thread is found from In-Reply-To / References; a Message-ID already received is not
     stored twice (the outbox of the sender delivers at least once); IHE XDM attachments become integration
     offers, matched to the patient by INS."""
+    return _views(uow, [_receive(uow=uow, mail=mail, config=config)])[0]
+
+
+def _receive(*, uow: UnitOfWork, mail: InboundMail, config: MessagingConfig) -> MessageRow:
     repo = _repo(uow)
     sender_address = normalise_address(mail.from_address or mail.envelope_from)
     if sender_address is None:
@@ -1062,10 +1117,10 @@ def receive(*, uow: UnitOfWork, mail: InboundMail, config: MessagingConfig) -> M
         audit.record(uow=uow, actor=GATEWAY, action="message.receive", patient_id=conv.patient_id,
                      detail={"message": message.id, "conversation": conv.id, "from": sender.address})  # fmt: skip
     uow.flush()
-    return _views(uow, [message])[0]
+    return message
 
 
-def _again(uow: UnitOfWork, existing: MessageRow, recipients: Sequence[MailboxRow]) -> MessageView:
+def _again(uow: UnitOfWork, existing: MessageRow, recipients: Sequence[MailboxRow]) -> MessageRow:
     """The same Message-ID delivered again: only recipients not yet recorded are added (no duplicate message)."""
     repo = _repo(uow)
     present = {r.address for r in repo.recipients([existing.id])}
@@ -1074,7 +1129,7 @@ def _again(uow: UnitOfWork, existing: MessageRow, recipients: Sequence[MailboxRo
             repo.add(RecipientRow(message_id=existing.id, mailbox_id=box.id, address=box.address, role="to",
                                   status="delivered"))  # fmt: skip
     uow.flush()
-    return _views(uow, [existing])[0]
+    return existing
 
 
 def _xdm_documents(data: bytes) -> list[dict[str, Any]] | None:
@@ -1200,14 +1255,22 @@ def make_handler(platform: Platform, config: MessagingConfig) -> Callable[[Inbou
     """The SMTP gateway's handler: one unit of work per accepted mail, committed before the gateway answers 250."""
 
     def handle(mail: InboundMail) -> None:
-        try:
-            with platform.uow() as uow:
-                receive(uow=uow, mail=mail, config=config)
-                uow.commit()
-        except DatabaseUnavailable as exc:
-            raise RejectMail(451, f"stockage momentanément indisponible : {exc.message}") from exc
-        except CarnetError as exc:
-            raise RejectMail(550, exc.message) from exc
+        for attempt in range(_RECEIVE_ATTEMPTS):
+            try:
+                with platform.uow() as uow:
+                    _receive(uow=uow, mail=mail, config=config)  # the gateway answers 250, no view needed
+                    uow.commit()
+                return
+            except IntegrityError as exc:
+                # Two mails received at once from a sender new here (or for a patient's mailbox opened on first
+                # use) both create the same mailbox row: the loser's unit of work is rolled back and tried again,
+                # and finds the row the other committed.
+                if attempt == _RECEIVE_ATTEMPTS - 1:
+                    raise RejectMail(451, "écriture concurrente : réessayer plus tard") from exc
+            except DatabaseUnavailable as exc:
+                raise RejectMail(451, f"stockage momentanément indisponible : {exc.message}") from exc
+            except CarnetError as exc:
+                raise RejectMail(550, exc.message) from exc
 
     return handle
 

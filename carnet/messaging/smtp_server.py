@@ -26,6 +26,7 @@ advertised. The server runs in its own thread (aiosmtpd's :class:`~aiosmtpd.cont
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 from collections.abc import Callable, Iterable
@@ -108,20 +109,21 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         g = self.gateway
         raw = envelope.original_content or b""
+        loop = asyncio.get_running_loop()
         try:
-            mail = parse(
-                raw,
-                envelope_from=envelope.mail_from or "",
-                envelope_to=envelope.rcpt_tos,
-                max_bytes=g.max_message_bytes,
-            )
+            # Parsed in a worker thread, like the handler: the event loop goes on reading the other connections.
+            mail = await loop.run_in_executor(
+                None,
+                functools.partial(parse, raw, envelope_from=envelope.mail_from or "", envelope_to=envelope.rcpt_tos,
+                                  max_bytes=g.max_message_bytes),
+            )  # fmt: skip
             if mail.from_address and not domain_matches(domain_of(mail.from_address), g.trusted_domains):
                 raise RejectMail(550, f"domaine de l'en-tête From non autorisé : {domain_of(mail.from_address)}")
         except RejectMail as refusal:
             log.info("refused message from %s: %s", envelope.mail_from, refusal)
             return refusal.smtp_reply()
         try:
-            await asyncio.get_running_loop().run_in_executor(None, g.handler, mail)
+            await loop.run_in_executor(None, g.handler, mail)
         except RejectMail as refusal:
             log.info("handler refused message %s from %s: %s", mail.message_id, envelope.mail_from, refusal)
             return refusal.smtp_reply()

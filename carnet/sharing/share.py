@@ -600,12 +600,11 @@ def _share(
     pro_message_id = patient_message_id = None
     if targets and sender is not None:
         package = _package(entry, content, patient, now, list(targets))
-        sent = mss.send(uow=uow, actor=actor, config=config, to=list(targets), subject=subject, text=text_pros,
-                        attachments=[_attachment(entry, package)], from_address=sender.address)  # fmt: skip
+        sent = mss.submit(uow=uow, actor=actor, config=config, to=list(targets), subject=subject, text=text_pros,
+                          attachments=[_attachment(entry, package)], from_address=sender.address)  # fmt: skip
         pro_message_id = sent.id
-        status = {r.address: r.status for r in sent.recipients}
         deliveries += [Delivery(address=t.address, roles=tuple(t.roles), display_name=t.display_name,
-                                professional_id=t.professional_id, status=status.get(t.address, "delivered"))
+                                professional_id=t.professional_id, status=sent.statuses.get(t.address, "delivered"))
                        for t in targets.values()]  # fmt: skip
     if patient_box is not None and sender is not None:
         if held:
@@ -613,13 +612,13 @@ def _share(
                                        display_name=patient_box.display_name, status="held"))  # fmt: skip
         else:
             package = _package(entry, content, patient, now, [patient_box.address])
-            sent = mss.send(uow=uow, actor=actor, config=config, to=[patient_box.address], subject=entry.metadata.title,
-                            text=text_patient, attachments=[_attachment(entry, package)],
-                            from_address=sender.address)  # fmt: skip
+            sent = mss.submit(uow=uow, actor=actor, config=config, to=[patient_box.address],
+                              subject=entry.metadata.title, text=text_patient,
+                              attachments=[_attachment(entry, package)], from_address=sender.address)  # fmt: skip
             patient_message_id = sent.id
             deliveries.append(Delivery(address=patient_box.address, roles=(Role.PATIENT,),
                                        display_name=patient_box.display_name,
-                                       status=sent.recipients[0].status))  # fmt: skip
+                                       status=sent.statuses[patient_box.address]))  # fmt: skip
 
     def outcome(duty: Duty, status: DutyStatus, at: dt.datetime | None, note: str = "") -> DutyOutcome:
         item = answer.for_duty(duty)
@@ -736,8 +735,8 @@ def after_release(uow: UnitOfWork, actor: Actor, entry: DocumentEntry) -> None:
     _subject, _pros, text = _texts(entry, type_label(entry.metadata.type_code), day, patient_name,
                                    entry.metadata.author.display_name)  # fmt: skip
     package = _package(entry, content, patient, now, [row.patient_address])
-    sent = mss.send(uow=uow, actor=actor, config=config, to=[row.patient_address], subject=entry.metadata.title,
-                    text=text, attachments=[_attachment(entry, package)], from_address=sender.address)  # fmt: skip
+    sent = mss.submit(uow=uow, actor=actor, config=config, to=[row.patient_address], subject=entry.metadata.title,
+                      text=text, attachments=[_attachment(entry, package)], from_address=sender.address)  # fmt: skip
     row.patient_status, row.patient_at, row.patient_message_id, row.updated_at = (
         DutyStatus.RELEASED.value, now, sent.id, now)  # fmt: skip
     stored = ShareResult.from_dict(row.outcome)
@@ -746,7 +745,7 @@ def after_release(uow: UnitOfWork, actor: Actor, entry: DocumentEntry) -> None:
         if d.duty is Duty.MSS_PATIENT else d
         for d in stored.duties
     )  # fmt: skip
-    deliveries = tuple(replace(d, status=sent.recipients[0].status) if Role.PATIENT in d.roles else d
+    deliveries = tuple(replace(d, status=sent.statuses[row.patient_address]) if Role.PATIENT in d.roles else d
                        for d in stored.deliveries)  # fmt: skip
     row.outcome = replace(stored, duties=duties, deliveries=deliveries, patient_message_id=sent.id).to_dict()
     audit.record(uow=uow, actor=actor, action="sharing.release", patient_id=row.patient_id,
