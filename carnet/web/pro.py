@@ -1,15 +1,17 @@
 """The professionals' access: their pages live under ``/pro`` (router included by ``carnet.web.routes``).
 
-So far: the home (``/`` and ``/pro``, the patient search form) and the patient search (``/pro/patients``) by INS
+Here: the home (``/`` and ``/pro``, the patient search form) and the patient search (``/pro/patients``) by INS
 or by traits through the identity service (each hit traced in the patient's audit trail), with the identity
 status of each result, the identity-collision warnings, and whether the identity may receive a deposit
-(qualified identities only).
+(qualified identities only). The other pages are in the modules whose routers are included below:
+:mod:`carnet.web.pro_patient` (the patient page and the basis of access: care team, consent, emergency),
+:mod:`carnet.web.pro_documents` (the documents the profession may read, the viewer, release) and
+:mod:`carnet.web.pro_deposit` (a CDA file or a PDF with its metadata). docs/web-pro.md describes them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -17,22 +19,24 @@ from fastapi.responses import Response
 from carnet.access.model import ActorKind
 from carnet.api.deps import UowDep, actor_on
 from carnet.auth.claims import Caller
-from carnet.errors import Forbidden, ValidationError
+from carnet.errors import ValidationError
 from carnet.identity import service as identities
 from carnet.identity.model import PatientIdentity
-from carnet.identity.status import may_share
+from carnet.web import pro_deposit, pro_documents, pro_patient
 from carnet.web.auth import PageCallerDep
+from carnet.web.pro_common import identity_view, professional_only
 from carnet.web.templating import page
 
 router = APIRouter(include_in_schema=False)
+router.include_router(pro_patient.router)
+router.include_router(pro_documents.router)
+router.include_router(pro_deposit.router)
 
 MAX_RESULTS = 20
 _SEXES = ("F", "M")
 
 
-def _professional(caller: Caller) -> None:
-    if caller.kind not in (ActorKind.PROFESSIONAL, ActorKind.SECRETARIAT):
-        raise Forbidden("l'espace professionnel est réservé aux professionnels de santé et à leur secrétariat")
+_professional = professional_only
 
 
 def home(request: Request, caller: Caller, uow: UowDep) -> Response:
@@ -50,19 +54,7 @@ def pro_home(request: Request, caller: PageCallerDep, uow: UowDep) -> Response:
     return home(request, caller, uow)
 
 
-def _result(uow: UowDep, actor: Any, identity: PatientIdentity) -> dict[str, Any]:
-    """What the results show of an identity: status, INS when qualified, collision warnings."""
-    collisions = []
-    for collision in identities.collisions(uow=uow, actor=actor, patient_id=identity.id):
-        other = identities.get(uow=uow, actor=actor, patient_id=collision.patient_id)
-        if other is not None:
-            collisions.append({"name": other.display_name, "birth_date": other.traits.birth_date,
-                               "status": other.status.label_fr, "reasons": ", ".join(collision.reasons)})  # fmt: skip
-    qualified = identity.ins is not None and may_share(identity.status)
-    return {"id": identity.id, "name": identity.display_name, "birth_date": identity.traits.birth_date,
-            "sex": identity.traits.sex, "birth_place": identity.traits.birth_place,
-            "status": identity.status.label_fr, "qualified": qualified,
-            "ins": identity.ins.value if qualified and identity.ins else None, "collisions": collisions}  # fmt: skip
+_result = identity_view
 
 
 @router.get("/pro/patients")
