@@ -48,7 +48,8 @@ router = APIRouter(include_in_schema=False)
 MAX_UPLOAD = 10 * 1024 * 1024  # bytes of one file
 MAX_TITLE = 200
 SOURCE = "carnet-web-pro"
-PRACTICE_SETTING_SYSTEM = "1.2.250.1.213.1.1.4.9"  # TRE_A00-ProducteurDocNonPS excluded: patient and app settings
+# The patients' and apps' own codes (TRE_A00-ProducteurDocNonPS: EXP_PATIENT, SNR) are in J02 and J04 too.
+NOT_A_PROFESSIONAL_SYSTEM = "1.2.250.1.213.1.1.4.6"
 CONFIDENTIALITY_SYSTEM = "2.16.840.1.113883.5.25"  # N, R, V (the other J08 codes are visibility flags)
 _PARIS = ZoneInfo("Europe/Paris")
 _PDF_FIELDS = ("type", "titre", "confidentialite", "cadre", "etablissement", "date_acte")
@@ -77,8 +78,9 @@ def choices() -> dict[str, tuple[tuple[str, str], ...]]:
         "confidentialite": tuple((c.code, c.display) for c in sets.confidentiality
                                  if c.system == CONFIDENTIALITY_SYSTEM),
         "cadre": tuple(sorted(((c.code, c.display) for c in sets.practice_setting
-                               if c.system == PRACTICE_SETTING_SYSTEM), key=lambda o: o[1])),
-        "etablissement": tuple(sorted(((c.code, c.display) for c in sets.facility_type), key=lambda o: o[1])),
+                               if c.system != NOT_A_PROFESSIONAL_SYSTEM), key=lambda o: o[1])),
+        "etablissement": tuple(sorted(((c.code, c.display) for c in sets.facility_type
+                                       if c.system != NOT_A_PROFESSIONAL_SYSTEM), key=lambda o: o[1])),
     }  # fmt: skip
 
 
