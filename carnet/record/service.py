@@ -15,7 +15,7 @@ from typing import Any, cast
 from carnet.access import service as access
 from carnet.access.model import Actor, ActorKind, Context, DocumentFacts
 from carnet.audit import service as audit
-from carnet.errors import Conflict, DocumentRejected, NotFound
+from carnet.errors import Conflict, DocumentRejected, Forbidden, NotFound
 from carnet.identity.store import PatientRow
 from carnet.notify import service as notify
 from carnet.record import cda, render
@@ -603,6 +603,62 @@ def grouped_by_class(
     for entry in page.items:
         groups.setdefault(entry.metadata.class_code, []).append(entry)
     return [(code, labels.label(code), groups[code]) for code in sorted(groups)]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthoredDocument:
+    """What the sharing compliance report reads of a document a professional wrote: no title, no content."""
+
+    id: str
+    patient_id: str
+    unique_id: str
+    type_code: str
+    creation_time: dt.datetime
+    submission_time: dt.datetime
+    invisible_to_patient: bool
+
+
+def authored_documents(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    author_id: str | None = None,
+    organisation_id: str | None = None,
+    created_from: dt.datetime,
+    created_before: dt.datetime,
+) -> list[AuthoredDocument]:
+    """The current or superseded documents a professional (``author_id``) or the professionals of an organisation
+    (``organisation_id``) wrote, created in ``[created_from, created_before)``: the professional for themself (or
+    their secretariat), a member for their organisation, the platform for anyone; traced on the platform chain."""
+    if (author_id is None) == (organisation_id is None):
+        raise ValueError("author_id or organisation_id, one of them")
+    own = author_id is not None and (
+        (actor.kind == ActorKind.PROFESSIONAL and actor.id == author_id)
+        or (actor.kind == ActorKind.SECRETARIAT and actor.acting_for == author_id)
+    )
+    member = (
+        organisation_id is not None
+        and actor.kind in (ActorKind.PROFESSIONAL, ActorKind.SECRETARIAT)
+        and (actor.organisation_id == organisation_id)
+    )
+    if not (own or member or actor.kind in (ActorKind.SYSTEM, ActorKind.OPERATOR)):
+        raise Forbidden("seuls l'auteur, sa structure et la plateforme listent les documents qu'un professionnel a "
+                        "écrits")  # fmt: skip
+    from sqlalchemy import select
+
+    column = DocumentRow.author_id if author_id is not None else DocumentRow.author_org_id
+    stmt = select(DocumentRow).where(
+        column == (author_id or organisation_id),
+        DocumentRow.author_kind == AuthorKind.PROFESSIONAL.value,
+        DocumentRow.creation_time >= created_from,
+        DocumentRow.creation_time < created_before,
+        DocumentRow.status != DocumentStatus.DELETED.value,
+    )
+    rows = list(uow.session.scalars(stmt.order_by(DocumentRow.creation_time, DocumentRow.id)))
+    audit.record(uow=uow, actor=actor, action="document.list_authored", patient_id=None,
+                 detail={"author": author_id, "organisation": organisation_id, "returned": len(rows)})  # fmt: skip
+    return [AuthoredDocument(r.id, r.patient_id, r.unique_id, r.type_code, r.creation_time, r.submission_time,
+                             r.invisible_to_patient) for r in rows]  # fmt: skip
 
 
 def patient_of(*, uow: UnitOfWork, entry_id: str) -> str | None:

@@ -38,7 +38,7 @@ from carnet.audit import service as audit
 from carnet.errors import Forbidden, ValidationError
 from carnet.messaging.model import MailboxKind
 from carnet.messaging.store import AttachmentRow, MailboxRow, MessageRow, RecipientRow
-from carnet.record.store import DocumentRow
+from carnet.record import service as record
 from carnet.sharing.model import Context, Duty
 from carnet.sharing.obligations import obligations
 from carnet.sharing.share import PARIS, DutyStatus
@@ -174,18 +174,12 @@ def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def _other_deposits(
-    uow: UnitOfWork, scope: str, scope_id: str, low: dt.datetime, high: dt.datetime, shared: set[str]
-) -> list[DocumentRow]:
-    """The professionals' documents of the period that were not shared through ``share``."""
-    column = DocumentRow.author_id if scope == Scope.PROFESSIONAL else DocumentRow.author_org_id
-    stmt = select(DocumentRow).where(
-        column == scope_id,
-        DocumentRow.author_kind == "professional",
-        DocumentRow.creation_time >= low,
-        DocumentRow.creation_time < high,
-        DocumentRow.status != "deleted",
-    )
-    return [r for r in uow.session.scalars(stmt.order_by(DocumentRow.creation_time)) if r.id not in shared]
+    uow: UnitOfWork, actor: Actor, scope: str, scope_id: str, low: dt.datetime, high: dt.datetime, shared: set[str]
+) -> list[record.AuthoredDocument]:
+    """The professionals' documents of the period that were not shared through ``share`` (the record's listing)."""
+    by = {"author_id": scope_id} if scope == Scope.PROFESSIONAL else {"organisation_id": scope_id}
+    found = record.authored_documents(uow=uow, actor=actor, created_from=low, created_before=high, **by)
+    return [d for d in found if d.id not in shared]
 
 
 def _messages_of(uow: UnitOfWork, unique_ids: list[str]) -> dict[str, dict[str, dt.datetime]]:
@@ -233,7 +227,7 @@ def report(
         if lacking:
             missing.append(Missing(entry_id=row.entry_id, document_date=row.document_date, type_code=row.type_code,
                                    duties=lacking))  # fmt: skip
-    others = _other_deposits(uow, scope, scope_id, low, high, {r.entry_id for r in rows})
+    others = _other_deposits(uow, actor, scope, scope_id, low, high, {r.entry_id for r in rows})
     sent = _messages_of(uow, [r.unique_id for r in others])
     for doc in others:
         lacking, due = _count_other(doc, sent.get(doc.unique_id, {}), tallies, by_rule)
@@ -284,7 +278,7 @@ def _count_share(row: ShareRow, tallies: dict[Duty, _Tally], by_rule: Counter[st
 
 
 def _count_other(
-    doc: DocumentRow, sent: dict[str, dt.datetime], tallies: dict[Duty, _Tally], by_rule: Counter[str]
+    doc: record.AuthoredDocument, sent: dict[str, dt.datetime], tallies: dict[Duty, _Tally], by_rule: Counter[str]
 ) -> tuple[tuple[Duty, ...], bool]:
     day = _day(doc.creation_time)
     answer = obligations(type_code=doc.type_code, context=Context(), on_date=day)

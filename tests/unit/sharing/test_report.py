@@ -143,3 +143,20 @@ def test_the_cli_prints_the_report_in_french_and_as_json(world: World) -> None:
 def test_the_cli_says_what_is_wrong_with_exit_code_2(world: World, args: tuple[str, ...], message: str) -> None:
     result = _cli(world, *args)
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_the_record_lists_a_professionals_documents_only_for_them_their_organisation_and_the_platform(
+    world: World,
+) -> None:
+    low, high = dt.datetime(2026, 11, 1, tzinfo=dt.UTC), dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    with world.platform.uow() as uow:
+        mine = record.authored_documents(uow=uow, actor=DR_HOUSE, author_id=DR_HOUSE.id, created_from=low,
+                                         created_before=high)  # fmt: skip
+        ours = record.authored_documents(uow=uow, actor=COLLEAGUE, organisation_id=CABINET, created_from=low,
+                                         created_before=high)  # fmt: skip
+        with pytest.raises(Forbidden):
+            record.authored_documents(uow=uow, actor=NURSE_JOY, author_id=DR_HOUSE.id, created_from=low,
+                                      created_before=high)  # fmt: skip
+        uow.commit()
+    assert len(mine) == 5 and [d.id for d in ours] == [d.id for d in mine]
+    assert {d.type_code for d in mine} == {"11502-2"}
