@@ -241,3 +241,25 @@ def test_the_operation_is_in_the_capability_statement(client: TestClient) -> Non
     (documents,) = [r for r in resources if r["type"] == "DocumentReference"]
     assert "share" in {o["name"] for o in documents["operation"]}
     assert client.get("/fhir/metadata").json() == statement  # built afresh, nothing accumulates
+
+
+def test_releasing_through_the_document_reference_patch_sends_the_held_back_document_to_the_patient(
+    client: TestClient, tokens: Tokens, world: World
+) -> None:
+    dr = Tokens.headers(tokens.for_actor(DR_HOUSE))
+    body = parameters(doc(world), {"name": "announcementConsultation", "valueBoolean": True})
+    shared = _share(client, tokens, body)
+    assert shared.status_code == 201, shared.text
+    entry_id = _value(shared.json(), "document")["reference"].removeprefix("DocumentReference/")
+    holder = Tokens.headers(tokens.for_patient(DOMINIQUE_INS))
+    assert client.get("/fhir/Communication", headers=holder).json().get("total") == 0
+    labels = client.get(f"/fhir/DocumentReference/{entry_id}", headers=dr).json()["securityLabel"]
+    index = next(i for i, label in enumerate(labels) if label["coding"][0]["code"] == "INVISIBLE_PATIENT")
+    release = [{"op": "remove", "path": f"/securityLabel/{index}"}]
+    patch_headers = {**dr, "Content-Type": "application/json-patch+json"}
+    released = client.patch(f"/fhir/DocumentReference/{entry_id}", headers=patch_headers, json=release)
+    assert released.status_code == 200, released.text
+    inbox = client.get("/fhir/Communication", headers=holder).json()
+    assert inbox["total"] == 1
+    (message,) = [e["resource"] for e in inbox["entry"]]
+    assert message["sender"]["identifier"]["value"] == "mailto:claire.moreau@demo.mssante.fr"
