@@ -232,14 +232,19 @@ def web_session_cookie(client: TestClient) -> str | None:
 
 def _operative_report(platform: Platform, patient_id: str, *, invisible: bool = False) -> str:
     """A CR opératoire (PDF in a CDA level 1) written and deposited by Dr House."""
+    return _operative_report_by(platform, patient_id, DR_HOUSE, invisible=invisible)
+
+
+def _operative_report_by(platform: Platform, patient_id: str, author: Actor, *, invisible: bool = False) -> str:
+    """A CR opératoire (PDF in a CDA level 1) written and deposited by ``author``."""
     with platform.uow() as uow:
         identity = identities.get_or_raise(uow=uow, actor=PLATFORM, patient_id=patient_id)
         form = level1.Level1Form(type_code="34874-8", title="CR opératoire — appendicectomie",
                                  practice_setting="ETABLISSEMENT", facility_type="SA01")  # fmt: skip
         content = level1.pdf_document(pdf=minimal_pdf("Appendicectomie sans complication"), patient=identity,
-                                      author=Author(id=DR_HOUSE.id, family="MOREAU", given="Claire"), form=form,
+                                      author=Author(id=author.id, family=author.name), form=form,
                                       created=uow.clock.now())  # fmt: skip
-        entry = record.deposit(uow=uow, actor=DR_HOUSE, patient_id=patient_id, content=content,
+        entry = record.deposit(uow=uow, actor=author, patient_id=patient_id, content=content,
                                invisible_to_patient=invisible).entry  # fmt: skip
         uow.commit()
     return entry.id
