@@ -1,0 +1,1 @@
+"""The holder's health space (ENS): lifecycle, health profile, agenda, reimbursements, representatives, export."""
