@@ -242,6 +242,7 @@ ACTION_LABELS = {
     "document.deposit": "dépôt d'un document",
     "document.deposit_repeat": "nouvel envoi d'un document déjà déposé",
     "document.list": "liste des documents",
+    "document.list_authored": "liste des documents rédigés par un professionnel",
     "document.search": "recherche dans les documents",
     "document.read": "lecture d'un document",
     "document.read_metadata": "consultation de la fiche d'un document",
