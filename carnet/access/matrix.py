@@ -9,6 +9,10 @@ so that a non-programmer can review them row by row. Combining, made explicit:
 - at the same level, **deny overrides allow** (two rows for the same cell: one ``no`` wins);
 - anything the table does not mention (a profession, a category, a type without its category) is **denied**.
 
+The space's data beyond documents (the health questionnaire, vitals, vaccinations, allergies, agenda,
+reimbursements: :class:`carnet.access.model.SpaceCategory`) has category rows too, its class codes in the
+``space:`` namespace (never a J06 code), so that the same decision applies to it (docs/profile.md).
+
 For speed the table is compiled into a dict keyed by ``(profession, class, type)`` holding the verdict and
 its patient-readable reason; unknown combinations are computed on demand.
 """
@@ -23,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 
-from carnet.access.model import Reason
+from carnet.access.model import SPACE_NAMESPACE, Reason, SpaceCategory
 from carnet.record.valuesets import CLASS_FOR_TYPE, Code, ValueSet, value_sets
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
     "Matrix",
     "MatrixRow",
     "MatrixVerdict",
+    "SPACE_CATEGORIES",
     "default_matrix",
     "parse_rows",
     "social_professions",
@@ -57,6 +62,17 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "90": ("document déposé par le patient", "document deposited by the patient"),
     GESTION_CLASS: ("document de gestion", "administrative document"),
 }
+# The space's data beyond documents (carnet.access.model.SpaceCategory): the class code of their facts, in the
+# ``space:`` namespace; labels as they read in a sentence of the reasons.
+SPACE_CATEGORIES: dict[str, tuple[str, str]] = {
+    SpaceCategory.PROFILE.value: ("le profil médical (questionnaire de santé)", "the medical profile (health "
+                                  "questionnaire)"),
+    SpaceCategory.VITALS.value: ("les constantes de santé", "the vitals"),
+    SpaceCategory.VACCINATIONS.value: ("les vaccinations", "the vaccinations"),
+    SpaceCategory.ALLERGIES.value: ("les allergies", "the allergies"),
+    SpaceCategory.AGENDA.value: ("l'agenda", "the agenda"),
+    SpaceCategory.REIMBURSEMENTS.value: ("les données de remboursement", "the reimbursement data"),
+}  # fmt: skip
 _FEMININE = frozenset({"sage-femme"})
 _CR = re.compile(r"^CR\b")
 
@@ -223,7 +239,7 @@ class Matrix:
         return MatrixVerdict(allowed, rule_id, self._reason(allowed, profession, class_code, type_code))
 
     def _compile(self) -> None:
-        classes = {row.class_code for row in self.rows} | set(CATEGORIES)
+        classes = {row.class_code for row in self.rows} | set(CATEGORIES) | set(SPACE_CATEGORIES)
         typed = dict(CLASS_FOR_TYPE)
         for code in value_sets().type_code:
             typed.setdefault(code.code, CLASS_FOR_TYPE.get(code.code, ""))
@@ -243,7 +259,11 @@ class Matrix:
             return reason
         label = self.profession_label(profession)
         article = "une" if label in _FEMININE else "un"
-        if type_code:
+        if class_code.startswith(SPACE_NAMESPACE) and not type_code:
+            fr, en = SPACE_CATEGORIES.get(class_code, (class_code, class_code))
+            what_fr = f"{fr} de l'espace santé"
+            what_en = f"{en} of the health space ({class_code})"
+        elif type_code:
             what_fr = f"un document « {_type_label(type_code)} »"
             what_en = f"documents of type “{_type_label(type_code)}” ({type_code})"
         else:

@@ -8,6 +8,7 @@ Nothing here imports the infrastructure; every datetime is timezone-aware UTC.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
@@ -26,12 +27,17 @@ __all__ = [
     "Context",
     "Decision",
     "DocumentFacts",
+    "GRANT_ALIASES",
     "Grant",
     "GranteeKind",
     "Mode",
     "PatientFacts",
     "Reason",
+    "SPACE_NAMESPACE",
+    "SpaceCategory",
     "SpaceStatus",
+    "grant_class_codes",
+    "space_facts",
 ]
 
 
@@ -187,6 +193,50 @@ class DocumentFacts:
     invisible_to_patient: bool = False  # held back until the announcement consultation
     invisible_to_representatives: bool = False
     status: str = "current"
+
+
+# The space's data beyond documents, decided like documents: each category is the ``class_code`` of the resource, in
+# the ``space:`` namespace so that it can never collide with a J06 / TRE_A03 class code. The matrix has a row per
+# profession and category (docs/profile.md); grants name these codes in ``class_codes`` like document classes.
+SPACE_NAMESPACE = "space:"
+
+
+class SpaceCategory(StrEnum):
+    """A category of the space's data that is not a document (the class code of its facts)."""
+
+    PROFILE = "space:profile"  # the health questionnaire: treatments, interventions, history, advance directives
+    VITALS = "space:vitals"  # constantes de santé: weight, height, blood pressure, heart rate, glucose...
+    VACCINATIONS = "space:vaccinations"
+    ALLERGIES = "space:allergies"
+    AGENDA = "space:agenda"  # later part of issue 8
+    REIMBURSEMENTS = "space:reimbursements"  # later part of issue 8 (the insurer's feed; class 60 for documents)
+
+
+# The catalogue of referenced apps (carnet/catalogue) names the space's categories without the namespace, and its
+# "profile" covers the allergies (AllergyIntolerance) with the questionnaire: a grant's class codes are read through
+# this table (carnet.access.service.facts_for), so either spelling bounds an app the same way.
+GRANT_ALIASES: dict[str, frozenset[str]] = {
+    "profile": frozenset({SpaceCategory.PROFILE.value, SpaceCategory.ALLERGIES.value}),
+    "vitals": frozenset({SpaceCategory.VITALS.value}),
+    "vaccinations": frozenset({SpaceCategory.VACCINATIONS.value}),
+    "allergies": frozenset({SpaceCategory.ALLERGIES.value}),
+    "agenda": frozenset({SpaceCategory.AGENDA.value}),
+    "reimbursements": frozenset({SpaceCategory.REIMBURSEMENTS.value}),
+}
+
+
+def grant_class_codes(codes: Iterable[str]) -> frozenset[str]:
+    """The class codes a grant covers: its own, plus the ``space:`` codes its catalogue category names stand for."""
+    out = set(codes)
+    for code in list(out):
+        out |= GRANT_ALIASES.get(code, frozenset())
+    return frozenset(out)
+
+
+def space_facts(category: SpaceCategory, *, id: str, author_id: str, author_kind: AuthorKind) -> DocumentFacts:
+    """The facts of one item of the space's data (or of the category as a whole, ``id`` naming it): decided by
+    :func:`carnet.access.decide.decide` exactly as a document of class ``category`` with no type."""
+    return DocumentFacts(id=id, type_code="", class_code=category.value, author_id=author_id, author_kind=author_kind)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

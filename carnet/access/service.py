@@ -25,6 +25,7 @@ from carnet.access.model import (
     Mode,
     PatientFacts,
     SpaceStatus,
+    grant_class_codes,
 )
 from carnet.access.store import (
     AccessProfileRow,
@@ -82,7 +83,7 @@ def facts_for(uow: UnitOfWork, patient: PatientRow) -> PatientFacts:
                 grantee_id=g.s2,
                 can_read=bool(g.b1),
                 can_write=bool(g.b2),
-                class_codes=frozenset(g.j),
+                class_codes=grant_class_codes(g.j),
                 valid_from=g.t1,
                 valid_until=g.t2,
                 revoked_at=g.t3,
@@ -151,8 +152,13 @@ def enforce(
     facts: PatientFacts | None = None,
     document: DocumentFacts | None = None,
     ctx: Context | None = None,
+    trace: str | None = None,
 ) -> Access:
-    """Decide; on refusal trace it at once and raise (NotFound when the document must leave no trace)."""
+    """Decide; on refusal trace it at once and raise (NotFound when the document must leave no trace).
+
+    ``trace``: the action code of the refusal's audit entry (default ``document.<action>`` or ``record.<action>``),
+    e.g. ``profile.vital_list`` for the space's data decided as a category (:func:`carnet.access.model.space_facts`).
+    """
     ctx = ctx or context(uow)
     facts = facts or facts_for(uow, patient)
     decision = decide(actor, action, facts, document, ctx)
@@ -161,7 +167,7 @@ def enforce(
     audit.record_now(
         uow=uow,
         actor=actor,
-        action=f"{'document' if document else 'record'}.{action.value}",
+        action=trace or f"{'document' if document else 'record'}.{action.value}",
         patient_id=patient.id,
         detail={"document": document.id} if document else None,
         mode=ctx.mode.value,

@@ -100,6 +100,15 @@ SOCIAL_MAY_READ = {
 }
 PSYCHOLOGUE_READS = {"83901-9", "68599-0"}  # a psychologue reads psychological assessments and syntheses
 
+# The space's data beyond documents (issue 8, docs/profile.md), class codes in the ``space:`` namespace: médecins
+# read all; the other health professions the questionnaire, vitals, vaccinations and allergies, never the agenda
+# (outside the DMP) nor the reimbursement data (médecins only, as category 60); social professions none of them.
+SPACE_CATEGORIES = ("space:profile", "space:vitals", "space:vaccinations", "space:allergies", "space:agenda",
+                    "space:reimbursements")  # fmt: skip
+SPACE_FOR_HEALTH = "Y  Y  Y  Y  N  N"  # profile vitals vaccinations allergies agenda reimbursements
+SPACE_FOR_MEDECIN = "Y  Y  Y  Y  Y  Y"
+SPACE_FOR_SOCIAL = "N  N  N  N  N  N"
+
 MEDECIN = "10"
 PHARMACIENS_INFIRMIERS = ("21", "60", "69")
 SOCIAL = ("41", "42", "43", "44", "46", "47", "48", "49", "51", "52", "53")
@@ -128,6 +137,16 @@ def _cells() -> list[tuple[str, str, bool]]:
         values = marks.split()
         assert len(values) == len(CATEGORIES), profession
         cells += [(profession, category, mark == "Y") for category, mark in zip(CATEGORIES, values, strict=True)]
+    return cells
+
+
+def _space_cells() -> list[tuple[str, str, bool]]:
+    cells = []
+    for profession in GRID:
+        marks = SPACE_FOR_MEDECIN if profession == MEDECIN else SPACE_FOR_SOCIAL if profession in SOCIAL else (
+            SPACE_FOR_HEALTH)  # fmt: skip
+        values = marks.split()
+        cells += [(profession, c, mark == "Y") for c, mark in zip(SPACE_CATEGORIES, values, strict=True)]
     return cells
 
 
@@ -172,6 +191,7 @@ def test_each_type_exception_overrides_its_category(
 
 def test_the_csv_and_the_expected_table_agree_row_for_row(matrix: Matrix) -> None:
     expected = {(p, c, "", e) for p, c, e in _cells()}
+    expected |= {(p, c, "", e) for p, c, e in _space_cells()}
     expected |= {
         (p, CLASS_FOR_TYPE[t], t, e) for p, exceptions in TYPE_EXCEPTIONS.items() for t, e in exceptions.items()
     }
@@ -193,8 +213,9 @@ def test_every_code_of_the_csv_exists_in_the_official_value_sets(matrix: Matrix)
             assert row.profession_code in social, row
         else:
             assert row.profession_code in vs.profession, row
-        # J06 lacks 95 "Document de gestion" (TRE_A03, used by ASS_X04): the one documented exception.
-        assert row.class_code in vs.class_code or row.class_code == GESTION_CLASS, row
+        # J06 lacks 95 "Document de gestion" (TRE_A03, used by ASS_X04): the one documented exception; the space's
+        # data beyond documents has its own namespace, never a J06 code.
+        assert row.class_code in vs.class_code or row.class_code in (GESTION_CLASS, *SPACE_CATEGORIES), row
         if row.type_code:
             assert row.type_code in vs.type_code, row
             assert CLASS_FOR_TYPE[row.type_code] == row.class_code, row
