@@ -378,9 +378,9 @@ def _non_xml_body(body: EmbeddedBody, out: list[str], pdf_url: str | None) -> No
             out.append("<p>Le document PDF joint est illisible.</p>")
         elif pdf_url is not None:
             url = _esc(pdf_url)
+            # A frame (the pages allow frames of this site only; <object> is not allowed by their policy).
             out.append(
-                f'<object data="{url}" type="application/pdf">'
-                "<p>Le document PDF ne peut pas être affiché dans cette page.</p></object>"
+                f'<iframe class="cda-pdf" src="{url}" title="Document PDF"></iframe>'
                 f'<p><a href="{url}" download>Télécharger le document PDF</a></p>'
             )
         else:

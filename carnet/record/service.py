@@ -735,6 +735,22 @@ def render_document(
     return render.render_html(parse_xml(data, max_bytes=max(max_bytes, len(data))), pdf_url=pdf_url)
 
 
+def get_embedded_pdf(
+    *, uow: UnitOfWork, actor: Actor, entry_id: str, ctx: Context | None = None
+) -> tuple[DocumentEntry, bytes]:
+    """The PDF a CDA level-1 document carries in its nonXMLBody (read, decided and traced as the document's
+    content); NotFound when the document carries no readable PDF."""
+    entry, data = get_content(uow=uow, actor=actor, entry_id=entry_id, ctx=ctx)
+    embedded = None
+    if entry.metadata.mime_type in CDA_MIME_TYPES:
+        from carnet.record.xml import parse_xml
+
+        embedded = cda.embedded_content(parse_xml(data, max_bytes=max(DEFAULT_MAX_BYTES, len(data))))
+    if embedded is None or embedded[0] != "application/pdf" or not render.is_pdf(embedded[1]):
+        raise NotFound("ce document ne contient pas de PDF", field="document")
+    return entry, embedded[1]
+
+
 # --- visibility and lifecycle ---------------------------------------------------------------------------------
 
 

@@ -32,6 +32,16 @@ LATEST = 5
 MAX_QUERY = 200
 MAX_AUTHOR = 100
 INLINE = {"application/pdf": "pdf", "image/jpeg": "jpg"}  # shown in the page; anything else is downloaded
+FILE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    # Shown only in this site's own pages; nothing in the file may load or run anything else.
+    "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+    "frame-ancestors 'self'",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "same-origin",
+}
+_FILE_HEADERS = FILE_HEADERS
 
 
 def _view(entry: DocumentEntry) -> dict[str, Any]:
@@ -195,7 +205,7 @@ def document(request: Request, document_id: str, caller: PageCallerDep, uow: Uow
     html = None
     if entry.metadata.mime_type in record.CDA_MIME_TYPES:
         html = record.render_document(uow=uow, actor=actor, entry_id=entry.id,
-                                      pdf_url=f"/documents/{quote(entry.id)}/contenu")  # fmt: skip
+                                      pdf_url=f"/documents/{quote(entry.id)}/pdf")  # fmt: skip
     uow.commit()
     done = request.query_params.get("fait")
     return page(request, "document.html", doc=_view(entry), rendered=html,
@@ -211,17 +221,19 @@ def content(request: Request, document_id: str, caller: PageCallerDep, uow: UowD
     mime = entry.metadata.mime_type
     extension = INLINE.get(mime, "xml")
     inline = request.query_params.get("affichage") == "integre" and mime in INLINE
-    headers = {
-        "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="document-{entry.id}.{extension}"',
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-        # Shown only in this site's own pages; nothing in the file may load or run anything else.
-        "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-        "frame-ancestors 'self'",
-        "X-Frame-Options": "SAMEORIGIN",
-        "Referrer-Policy": "same-origin",
-    }
+    disposition = "inline" if inline else "attachment"
+    headers = {**_FILE_HEADERS, "Content-Disposition": f'{disposition}; filename="document-{entry.id}.{extension}"'}
     return Response(data, media_type=mime, headers=headers)
+
+
+def embedded_pdf(request: Request, document_id: str, caller: PageCallerDep, uow: UowDep) -> Response:
+    """The PDF a level-1 document carries, shown in the viewer's frame (``?telecharger=1``: downloaded)."""
+    entry, data = record.get_embedded_pdf(uow=uow, actor=_document_actor(uow, caller, document_id),
+                                          entry_id=document_id)  # fmt: skip
+    uow.commit()
+    disposition = "attachment" if request.query_params.get("telecharger") == "1" else "inline"
+    headers = {**_FILE_HEADERS, "Content-Disposition": f'{disposition}; filename="document-{entry.id}.pdf"'}
+    return Response(data, media_type="application/pdf", headers=headers)
 
 
 async def csrf_checked(request: Request) -> bool:

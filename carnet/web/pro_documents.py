@@ -23,14 +23,12 @@ from carnet.api.deps import UowDep, actor_on
 from carnet.auth.claims import Caller
 from carnet.errors import NotFound
 from carnet.identity import service as identities
-from carnet.record import cda, render
 from carnet.record import service as record
 from carnet.record.model import DocumentEntry
 from carnet.record.valuesets import value_sets
-from carnet.record.xml import parse_xml
 from carnet.storage.uow import UnitOfWork
 from carnet.web.auth import PageCallerDep
-from carnet.web.patient import MAX_QUERY, _class_options, _filters, _type_options, _view
+from carnet.web.patient import FILE_HEADERS, MAX_QUERY, _class_options, _filters, _type_options, _view
 from carnet.web.pro_common import professional_only, reading_context
 from carnet.web.pro_patient import patient_url, posted_form
 from carnet.web.templating import page
@@ -39,15 +37,7 @@ router = APIRouter(include_in_schema=False)
 
 LEVEL1_PDF = "urn:ihe:iti:xds-sd:pdf:2008"  # JDV_J10 format code of a CDA level 1 carrying a PDF
 DONE = ("depose", "libere", "retenu")
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    # Shown only in this site's own pages; nothing in the file may load or run anything else.
-    "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-    "frame-ancestors 'self'",
-    "X-Frame-Options": "SAMEORIGIN",
-    "Referrer-Policy": "same-origin",
-}
+_HEADERS = FILE_HEADERS
 
 
 def document_url(entry_id: str, suffix: str = "") -> str:
@@ -154,15 +144,10 @@ def content(request: Request, document_id: str, caller: PageCallerDep, uow: UowD
 def pdf(request: Request, document_id: str, caller: PageCallerDep, uow: UowDep) -> Response:
     """The PDF a level-1 document carries, shown in the viewer's frame (``?telecharger=1``: downloaded)."""
     actor, ctx, _ = _reader(request, uow, caller, document_id)
-    entry, data = record.get_content(uow=uow, actor=actor, entry_id=document_id, ctx=ctx)
+    entry, pdf_bytes = record.get_embedded_pdf(uow=uow, actor=actor, entry_id=document_id, ctx=ctx)
     uow.commit()
-    embedded = None
-    if entry.metadata.mime_type in record.CDA_MIME_TYPES:
-        embedded = cda.embedded_content(parse_xml(data, max_bytes=max(record.DEFAULT_MAX_BYTES, len(data))))
-    if embedded is None or embedded[0] != "application/pdf" or not render.is_pdf(embedded[1]):
-        raise NotFound("ce document ne contient pas de PDF", field="document")
     inline = request.query_params.get("telecharger") != "1"
-    return _download(embedded[1], "application/pdf", f"document-{entry.id}.pdf", inline=inline)
+    return _download(pdf_bytes, "application/pdf", f"document-{entry.id}.pdf", inline=inline)
 
 
 async def _lifecycle(request: Request, document_id: str, caller: Caller, *, release: bool) -> Response:

@@ -35,6 +35,7 @@ router.add_api_route("/documents/ajouter", patient_upload.upload_form, methods=[
 router.add_api_route("/documents/ajouter", patient_upload.upload, methods=["POST"])
 router.add_api_route("/documents/{document_id}", patient.document, methods=["GET"])
 router.add_api_route("/documents/{document_id}/contenu", patient.content, methods=["GET"])
+router.add_api_route("/documents/{document_id}/pdf", patient.embedded_pdf, methods=["GET"])
 router.add_api_route("/documents/{document_id}/masquer", patient.hide, methods=["POST"])
 router.add_api_route("/documents/{document_id}/montrer", patient.show, methods=["POST"])
 router.add_api_route("/historique", patient_history.history, methods=["GET"])

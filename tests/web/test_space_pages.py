@@ -24,12 +24,13 @@ from tests.builders import (
     NURSE_JOY,
     PLATFORM,
     TODAY,
+    example,
     in_care_team,
     make_person,
     minimal_pdf,
     qualified_patient,
 )
-from tests.web.test_pages import DOMINIQUE_INS, _dominique_with_a_summary, _signed_in
+from tests.web.test_pages import DOMINIQUE_INS, VSM, _dominique_with_a_summary, _signed_in
 
 CSRF = "jeton-csrf"
 
@@ -297,3 +298,26 @@ def test_the_language_link_keeps_the_pages_query(client: TestClient, tokens: Tok
     assert 'href="/documents?q=synthese&amp;par=pro&amp;lang=en"' in french.text
     english = client.get("/documents?q=synthese&lang=en")
     assert 'href="/documents?q=synthese&amp;lang=fr"' in english.text
+
+
+def test_the_pdf_of_a_level1_document_is_shown_in_the_holders_viewer(
+    client: TestClient, tokens: Tokens, platform: Platform
+) -> None:
+    from tests.web.test_pro_pages import _operative_report
+
+    patient_id = qualified_patient(platform)
+    in_care_team(platform, patient_id, DR_HOUSE)
+    document_id = _operative_report(platform, patient_id)
+    _signed_in(client, tokens.for_patient(DOMINIQUE_INS))
+    viewer = client.get(f"/documents/{document_id}")
+    assert f'<iframe class="cda-pdf" src="/documents/{document_id}/pdf"' in viewer.text
+    shown = client.get(f"/documents/{document_id}/pdf")
+    assert shown.status_code == 200 and shown.content.startswith(b"%PDF")
+    assert shown.headers["content-type"] == "application/pdf" and shown.headers["content-disposition"].startswith(
+        "inline"
+    )
+    assert "frame-ancestors 'self'" in shown.headers["content-security-policy"]
+    with platform.uow() as uow:
+        summary = record.deposit(uow=uow, actor=PLATFORM, patient_id=patient_id, content=example(VSM)).entry.id
+        uow.commit()
+    assert client.get(f"/documents/{summary}/pdf").status_code == 404  # a structured document carries no PDF
