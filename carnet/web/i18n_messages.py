@@ -6,6 +6,9 @@ from __future__ import annotations
 MESSAGES: dict[str, dict[str, str]] = {
     "fr": {
         "nav.messages": "Messagerie",
+        "home.messages": "Mes messages",
+        "home.messages.unread": "{count} conversation(s) avec un message non lu",
+        "home.all_messages": "Voir ma messagerie",
         "msg.title": "Messagerie sécurisée",
         "msg.boxes": "Boîte(s) aux lettres : {boxes}",
         "msg.no_box.patient": "Votre messagerie s'ouvrira quand un professionnel de santé vous écrira.",
@@ -54,6 +57,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "en": {
         "nav.messages": "Messages",
+        "home.messages": "My messages",
+        "home.messages.unread": "{count} conversation(s) with an unread message",
+        "home.all_messages": "See my messages",
         "msg.title": "Secure messaging",
         "msg.boxes": "Mailbox(es): {boxes}",
         "msg.no_box.patient": "Your mailbox opens when a health professional writes to you.",

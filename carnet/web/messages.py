@@ -93,15 +93,27 @@ def _conversations(views: list[mss.MessageView], boxes: tuple[str, ...]) -> list
     return list(lines.values())
 
 
+def conversations_of(uow: UnitOfWork, actor: Actor, boxes: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The conversations of these mailboxes (the actor's), newest first; the reading is traced."""
+    views: list[mss.MessageView] = []
+    for address in boxes:
+        views += mss.search_messages(uow=uow, actor=actor, filters=mss.MessageFilters(mailbox_address=address))
+    views.sort(key=lambda v: (v.received_at, v.id), reverse=True)
+    return _conversations(views, boxes)
+
+
+def space_conversations(request: Request, uow: UnitOfWork, caller: Caller) -> list[dict[str, Any]]:
+    """The chosen patient space's conversations (for the home page)."""
+    at = _patient_portal(request, uow, caller)
+    return conversations_of(uow, at.actor, at.boxes)
+
+
 def _inbox(request: Request, caller: Caller, uow: UnitOfWork, *, pro: bool) -> Response:
     at = _portal(request, uow, caller, pro)
-    views: list[mss.MessageView] = []
-    for address in at.boxes:
-        views += mss.search_messages(uow=uow, actor=at.actor, filters=mss.MessageFilters(mailbox_address=address))
-    views.sort(key=lambda v: (v.received_at, v.id), reverse=True)
+    lines = conversations_of(uow, at.actor, at.boxes)
     uow.commit()
     done = request.query_params.get("fait")
-    return page(request, "messages.html", base=at.base, prefix=at.prefix, lines=_conversations(views, at.boxes),
+    return page(request, "messages.html", base=at.base, prefix=at.prefix, lines=lines,
                 boxes=at.boxes, pro=pro, may_open=pro and at.actor.kind is ActorKind.PROFESSIONAL and not at.boxes,
                 done=done if done in ("envoye", "boite") else None, **at.context)  # fmt: skip
 

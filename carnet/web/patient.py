@@ -92,9 +92,13 @@ def home(request: Request, caller: PageCallerDep, uow: UowDep) -> Response:
     access.enforce_on_record(uow=uow, actor=at.actor, patient_id=at.patient_id)
     notifications = notify.list_for(uow=uow, patient_id=at.patient_id)[:10]
     accesses = _latest_accesses(uow, at.actor, at.patient_id, {at.actor.id, at.patient_id})
+    from carnet.web.messages import space_conversations
+
+    conversations = space_conversations(request, uow, caller)
     uow.commit()
     return page(request, "home.html", name=display_name(caller), notifications=notifications,
                 latest=[_view(e) for e in latest.items], total=latest.total, accesses=accesses,
+                conversations=conversations[:LATEST], unread=sum(1 for c in conversations if c["unread"]),
                 **at.context())  # fmt: skip
 
 

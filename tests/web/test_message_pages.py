@@ -67,6 +67,8 @@ def test_a_professional_writes_the_patient_reads_replies_and_closes(
     _signed_in(client, tokens.for_patient(DOMINIQUE_INS), csrf=CSRF)
     inbox = _text(client.get("/messages"))
     assert "Vos résultats" in inbox and "Non lu" in inbox
+    home = _text(client.get("/"))
+    assert "1 conversation(s) avec un message non lu" in home and f'href="/messages/{conversation_id}"' in home
     opened = _text(client.get(f"/messages/{conversation_id}"))
     assert "voici la synthèse" in opened and "ordonnance.pdf" in opened
     assert "Non lu" not in _text(client.get("/messages"))  # opening it was reading it: the receipt is recorded
