@@ -297,6 +297,8 @@ ACTION_LABELS = {
     "sharing.share_refused": "partage d'un document refusé",
     "sharing.release": "envoi au patient d'un document rendu visible",
     "sharing.report": "rapport de conformité des partages",
+    "space.export": "export du dossier",
+    "space.everything": "lecture de tout le dossier (Patient/$everything)",
 }
 
 OUTCOME_LABELS = {"success": "réussi", "denied": "refusé", "failure": "échec", "error": "erreur"}
