@@ -16,6 +16,7 @@ import pydantic
 import typer
 
 from carnet.audit.cli import audit_app
+from carnet.catalogue.cli import catalogue_app
 from carnet.errors import CarnetError, DocumentRejected
 from carnet.messaging.cli import messaging_app
 from carnet.sharing.cli import sharing_app
@@ -41,6 +42,7 @@ directory_app = typer.Typer(help="Annuaire des professionnels : importer un extr
 app.add_typer(directory_app, name="directory")
 app.add_typer(sharing_app, name="sharing")
 app.add_typer(messaging_app, name="messaging")
+app.add_typer(catalogue_app, name="catalogue")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

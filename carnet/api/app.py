@@ -118,5 +118,6 @@ ROUTER_MODULES: tuple[str, ...] = (
     "audit_events",
     "communications",
     "share",
+    "catalogue",
     "web",
 )

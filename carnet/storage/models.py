@@ -2,6 +2,7 @@
 
 from carnet.access import store as _access_store  # noqa: F401
 from carnet.audit import store as _audit_store  # noqa: F401
+from carnet.catalogue import store as _catalogue_store  # noqa: F401
 from carnet.directory import store as _directory_store  # noqa: F401
 from carnet.identity import store as _identity_store  # noqa: F401
 from carnet.messaging import store as _messaging_store  # noqa: F401

@@ -54,12 +54,18 @@ def _organisation(uow: UnitOfWork, organisation_id: str) -> dict[str, Any]:
 
 
 def _target(uow: UnitOfWork, kind: str, target_id: str) -> dict[str, Any]:
+    if kind == "app":  # a referenced app of the catalogue, named as the holder saw it when connecting it
+        from carnet.catalogue.service import app_target
+
+        return app_target(uow, target_id)
     return _professional(uow, target_id) if kind == "professional" else _organisation(uow, target_id)
 
 
 def _class_labels(codes: list[str]) -> list[str]:
+    from carnet.catalogue.model import category_label  # the space's categories of the apps' grants too
+
     labels = value_sets().class_code
-    return [labels.label(code) for code in codes]
+    return [label if (label := labels.label(code)) != code else category_label(code) for code in codes]
 
 
 def _view(uow: UnitOfWork, at: Here) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from carnet.web import (
     pro,
     pro_sharing,
 )
+from carnet.web.catalogue_pages import router as catalogue_router
 from carnet.web.templating import page
 
 router = APIRouter(include_in_schema=False, tags=["web"])
@@ -54,6 +55,7 @@ router.add_api_route("/notifications/{notification_id}/lue", patient.notificatio
 router.include_router(pro.router)
 router.include_router(messages.router)
 router.include_router(pro_sharing.router)
+router.include_router(catalogue_router)
 
 _STATIC = {"carnet.css": "text/css; charset=utf-8"}
 _WEB_PREFIXES = (
