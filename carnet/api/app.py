@@ -119,5 +119,6 @@ ROUTER_MODULES: tuple[str, ...] = (
     "communications",
     "share",
     "catalogue",
+    "profile",
     "web",
 )
