@@ -55,7 +55,9 @@ def capability_statement(base_url: str, software_date: str) -> dict[str, Any]:
                     ]
                 }
             ],
-            "description": "OAuth 2.0 bearer tokens (JWT) from trusted OpenID Connect issuers; see docs/api-auth.md",
+            "description": "OAuth 2.0 bearer tokens (JWT) from trusted OpenID Connect issuers, and for the referenced "
+            "apps from the catalogue's authorization server (/catalogue/.well-known/oauth-authorization-server); see "
+            "docs/api-auth.md and docs/catalogue.md",
         },  # fmt: skip
         "resource": sorted(resources, key=lambda r: str(r["type"])),
     }
