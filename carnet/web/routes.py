@@ -22,6 +22,7 @@ from carnet.web import (
     pro_sharing,
 )
 from carnet.web.catalogue_pages import router as catalogue_router
+from carnet.web.space_hub import router as space_hub_router
 from carnet.web.templating import page
 
 router = APIRouter(include_in_schema=False, tags=["web"])
@@ -56,6 +57,7 @@ router.include_router(pro.router)
 router.include_router(messages.router)
 router.include_router(pro_sharing.router)
 router.include_router(catalogue_router)
+router.include_router(space_hub_router)
 
 _STATIC = {"carnet.css": "text/css; charset=utf-8"}
 _WEB_PREFIXES = (
@@ -64,6 +66,7 @@ _WEB_PREFIXES = (
     "/acces",
     "/espace",
     "/messages",
+    "/mon-espace",
     "/notifications/",
     "/connexion",
     "/auth/callback",

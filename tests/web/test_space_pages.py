@@ -321,3 +321,20 @@ def test_the_pdf_of_a_level1_document_is_shown_in_the_holders_viewer(
         summary = record.deposit(uow=uow, actor=PLATFORM, patient_id=patient_id, content=example(VSM)).entry.id
         uow.commit()
     assert client.get(f"/documents/{summary}/pdf").status_code == 404  # a structured document carries no PDF
+
+
+def test_the_space_hub_links_only_to_pages_this_platform_serves(
+    client: TestClient, tokens: Tokens, platform: Platform
+) -> None:
+    from carnet.web.space_hub import ENTRIES
+
+    _dominique_with_a_summary(platform)
+    _signed_in(client, tokens.for_patient(DOMINIQUE_INS))
+    hub = client.get("/mon-espace")
+    assert hub.status_code == 200 and "Mon espace santé" in _text(hub)
+    for path, _title, _text_key in ENTRIES:
+        linked = f'<a href="{path}">' in hub.text
+        served = client.get(path, follow_redirects=False).status_code != 404
+        assert linked == served, path
+    assert '<a href="/applications">' in hub.text  # the catalogue is served
+    assert 'href="/mon-espace" aria-current="page"' in hub.text
