@@ -15,7 +15,15 @@ from carnet.bootstrap import Platform
 from carnet.catalogue.model import CLASS_SYSTEM
 from tests.api.conftest import LiveServer
 from tests.catalogue_builders import CALLBACK, referenced_app
+from tests.web.test_accessibility import AXE, _summary, _violations
 from tests.web.test_patient_journey import _dominique_with_a_summary, _sign_in
+
+
+def _accessible(page: Any) -> None:
+    """axe-core finds no serious or critical violation on the page (when the test dependencies ship axe-core)."""
+    if AXE.is_file():
+        violations = _violations(page)
+        assert violations == [], _summary(violations)
 
 
 def test_the_holder_browses_connects_an_app_on_the_consent_screen_and_disconnects_it(
@@ -32,6 +40,7 @@ def test_the_holder_browses_connects_an_app_on_the_consent_screen_and_disconnect
     assert "Tensio" in catalogue.inner_text() and "Synthèse, Constantes de santé" in catalogue.inner_text()
     assert "Aucune application n'est connectée" in page.locator("#connectees-titre + p").inner_text()
     screenshot(page, "01-catalogue")
+    _accessible(page)
 
     # The app sends the holder to the authorization endpoint; its redirect URI is answered here, as the app would.
     landed: list[str] = []
@@ -52,6 +61,7 @@ def test_the_holder_browses_connects_an_app_on_the_consent_screen_and_disconnect
         assert listed == ["Synthèse", "Constantes de santé"]
         assert f"{CLASS_SYSTEM}|11" in page.locator("#categories").inner_text()
         screenshot(page, "02-consent")
+        _accessible(page)
         page.get_by_role("button", name="Autoriser l'accès").click()
         page.wait_for_url(f"{CALLBACK}**")
         assert len(landed) == 1 and "code=" in landed[0]
@@ -72,4 +82,5 @@ def test_the_holder_browses_connects_an_app_on_the_consent_screen_and_disconnect
         assert "L'application « Tensio » est déconnectée" in page.get_by_role("status").first.inner_text()
         assert "Aucune application n'est connectée" in page.locator("#connectees-titre + p").inner_text()
         screenshot(page, "04-disconnected")
+        _accessible(page)
         assert app.get(f"{live_server.url}/fhir/DocumentReference/{summary_id}").status_code == 401
