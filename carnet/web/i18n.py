@@ -10,6 +10,7 @@ from fastapi import Request
 from carnet.web.i18n_catalogue import MESSAGES as _catalogue_messages
 from carnet.web.i18n_messages import MESSAGES as _message_messages
 from carnet.web.i18n_pro import MESSAGES as _pro_messages
+from carnet.web.i18n_profile import MESSAGES as _profile_messages
 from carnet.web.i18n_signin import MESSAGES as _signin_messages
 from carnet.web.i18n_space import MESSAGES as _space_messages
 
@@ -199,7 +200,7 @@ def _merge(*tables: dict[str, dict[str, str]]) -> None:
             MESSAGES[lang].update(messages)
 
 
-_merge(_pro_messages, _space_messages, _message_messages, _signin_messages, _catalogue_messages)
+_merge(_pro_messages, _space_messages, _message_messages, _signin_messages, _catalogue_messages, _profile_messages)
 
 
 def language(request: Request) -> str:
