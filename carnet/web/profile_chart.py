@@ -14,8 +14,8 @@ from carnet.space.profile import MeasureView
 from carnet.space.profile_model import VitalKind
 from carnet.web.templating import _date
 
-WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 44
+WIDTH, HEIGHT = 420, 240
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 48
 COLOURS = ("#000091", "#b34000")  # the portal's blue, a dark orange: both at least 4.5:1 on white
 DASHES = ("", "6 4")
 
@@ -77,7 +77,7 @@ def svg_chart(kind: VitalKind, measures: Sequence[MeasureView], lang: str = "fr"
             )
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
-        f'aria-labelledby="{ident}-titre {ident}-desc" class="chart" font-family="sans-serif" font-size="13">',
+        f'aria-labelledby="{ident}-titre {ident}-desc" class="chart" font-family="sans-serif" font-size="14">',
         f'<title id="{ident}-titre">{html.escape(title)}</title>',
         f'<desc id="{ident}-desc">{html.escape("; ".join(words))}</desc>',
         f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#ffffff" stroke="#666666"/>',
@@ -93,10 +93,10 @@ def svg_chart(kind: VitalKind, measures: Sequence[MeasureView], lang: str = "fr"
     )
     first_day = min(points)[0]
     last_day = max(points)[0]
-    out.append(f'<text x="{LEFT}" y="{HEIGHT - 18}" fill="#161616">{_date(first_day, lang)}</text>')
+    out.append(f'<text x="{LEFT}" y="{HEIGHT - 30}" fill="#161616">{_date(first_day, lang)}</text>')
     if last_day != first_day:
         out.append(
-            f'<text x="{LEFT + plot_w}" y="{HEIGHT - 18}" text-anchor="end" fill="#161616">'
+            f'<text x="{LEFT + plot_w}" y="{HEIGHT - 30}" text-anchor="end" fill="#161616">'
             f"{_date(last_day, lang)}</text>"
         )
     legend_x = LEFT
@@ -110,12 +110,12 @@ def svg_chart(kind: VitalKind, measures: Sequence[MeasureView], lang: str = "fr"
             out.append(f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="4" fill="{colour}"/>')
         if len(drawn) > 1:
             out.append(
-                f'<line x1="{legend_x}" x2="{legend_x + 24}" y1="{HEIGHT - 5}" y2="{HEIGHT - 5}" '
+                f'<line x1="{legend_x}" x2="{legend_x + 24}" y1="{HEIGHT - 12}" y2="{HEIGHT - 12}" '
                 f'stroke="{colour}" stroke-width="2"{dashes}/>'
             )
             out.append(
-                f'<text x="{legend_x + 30}" y="{HEIGHT - 1}" fill="#161616">{html.escape(part.label(lang))}</text>'
+                f'<text x="{legend_x + 30}" y="{HEIGHT - 7}" fill="#161616">{html.escape(part.label(lang))}</text>'
             )
-            legend_x += 200
+            legend_x += 190
     out.append("</svg>")
     return "".join(out)

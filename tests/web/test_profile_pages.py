@@ -186,6 +186,7 @@ def test_the_professional_sees_what_the_matrix_allows(
         )
         uow.commit()  # fmt: skip
     _signed_in(client, tokens.for_actor(DR_HOUSE))
+    assert f'href="/pro/patients/{dominique}/profil"' in client.get(f"/pro/patients/{dominique}").text
     doctor = text(client.get(f"/pro/patients/{dominique}/profil"))
     assert "Profil médical de" in doctor and "Lévothyroxine" in doctor and "Arachide" in doctor
     assert "Vous ne pouvez pas consulter" not in doctor
