@@ -327,6 +327,20 @@ ACTION_LABELS = {
     "catalogue.token": "jeton d'accès remis à une application connectée",
     "space.export": "export du dossier",
     "space.everything": "lecture de tout le dossier (Patient/$everything)",
+    "agenda.event_add": "ajout d'un événement à l'agenda",
+    "agenda.event_list": "consultation de l'agenda",
+    "agenda.event_read": "consultation d'un événement de l'agenda",
+    "agenda.event_cancel": "annulation d'un événement de l'agenda",
+    "agenda.event_refused": "événement de l'agenda refusé",
+    "agenda.feed_token": "adresse secrète de l'agenda (iCalendar) créée",
+    "agenda.feed_regenerate": "nouvelle adresse secrète de l'agenda (l'ancienne ne fonctionne plus)",
+    "agenda.feed_revoke": "adresse secrète de l'agenda révoquée",
+    "agenda.feed_read": "lecture de l'agenda par son adresse secrète (iCalendar)",
+    "agenda.reminder": "rappel d'un événement de l'agenda",
+    "reimbursement.import": "import des données de remboursement de l'Assurance Maladie",
+    "reimbursement.import_refused": "import des données de remboursement refusé",
+    "reimbursement.list": "consultation des remboursements",
+    "reimbursement.read": "consultation d'un remboursement",
 }
 
 OUTCOME_LABELS = {"success": "réussi", "denied": "refusé", "failure": "échec", "error": "erreur"}

@@ -16,6 +16,7 @@ class NotificationKind(StrEnum):
     DOCUMENT_REPLACED = "document_replaced"
     DOCUMENT_DELETED = "document_deleted"
     EMERGENCY_ACCESS = "emergency_access"
+    AGENDA_REMINDER = "agenda_reminder"  # carnet/space/agenda.py: the day before an event
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ _TEMPLATES: dict[NotificationKind, tuple[Template, Template]] = {
             "Le $date à $time, $actor a accédé à votre dossier médical en situation d'urgence.\nMotif indiqué : $reason"
         ),
     ),
+    NotificationKind.AGENDA_REMINDER: (
+        Template("Rappel : $document demain"),
+        Template("Rappel de votre agenda santé : « $document » le $event_at$place."),
+    ),
 }
 
 _FOOTER = (
@@ -73,6 +78,8 @@ def render(kind: NotificationKind, *, at: dt.datetime, actor_label: str, detail:
         "time": at.strftime("%H h %M (UTC)"),
         "document": str(detail.get("document_title") or "sans titre"),
         "reason": str(detail.get("reason") or "non précisé"),
+        "event_at": str(detail.get("event_at") or ""),
+        "place": f", {detail['place']}" if detail.get("place") else "",
     }
     return Rendered(title=title_t.substitute(fields), body=body_t.substitute(fields))
 

@@ -9,6 +9,7 @@ from carnet.messaging import store as _messaging_store  # noqa: F401
 from carnet.notify import store as _notify_store  # noqa: F401
 from carnet.record import store as _record_store  # noqa: F401
 from carnet.sharing import store as _sharing_store  # noqa: F401
+from carnet.space import agenda_store as _agenda_store  # noqa: F401
 from carnet.space import profile_store as _profile_store  # noqa: F401
 from carnet.storage.orm import Base
 
