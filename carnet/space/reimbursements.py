@@ -165,17 +165,22 @@ def _cents(raw: str) -> int:
 def _check_line(number: int, values: dict[str, Any]) -> tuple[LineIn | None, list[LineProblem]]:
     problems: list[LineProblem] = []
 
-    def text(name: str) -> str:
+    texts: dict[str, str] = {}
+    for name, _ in COLUMNS:
         value = values.get(name)
         if value is None:
-            return ""
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            problems.append(LineProblem(number, name, "une valeur texte est attendue"))
-            return ""
-        return str(value).strip()
+            texts[name] = ""
+        elif not isinstance(value, str | int | float) or isinstance(value, bool):
+            problems.append(LineProblem(number, name, "une valeur texte ou un nombre est attendu"))
+            texts[name] = ""
+        else:
+            texts[name] = str(value).strip()
+
+    def text(name: str) -> str:
+        return texts[name]
 
     for name, required in COLUMNS:
-        if required and not text(name):
+        if required and not text(name) and not any(p.field == name for p in problems):
             problems.append(LineProblem(number, name, "valeur obligatoire manquante"))
     line_id, ins, care = text("line_id"), text("ins").replace(" ", ""), text("care_date")
     if line_id and not _LINE_ID.match(line_id):
