@@ -82,7 +82,7 @@ def test_a_bad_file_is_refused_whole_with_every_line_field_and_reason(platform: 
         f"AM-2;{ins};02/10/2026;GS;Consultation;;30.00;20.00;",
         f"AM-3;{ins};2026-10-03;GS;Consultation;;trente;20.00;",
         f"AM-4;{ins};2026-10-04;GS;Consultation;;10.00;20.00;",
-        f"AM-5;199999999999999;2026-10-05;GS;Consultation;;10.00;5.00;",
+        "AM-5;199999999999999;2026-10-05;GS;Consultation;;10.00;5.00;",
         f"AM-6;{ins};2026-10-06;GS;;;10.00;5.00;",
         f"AM-1;{ins};2026-10-02;GS;Autre chose;;31.00;20.00;",
     )
