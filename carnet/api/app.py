@@ -120,5 +120,6 @@ ROUTER_MODULES: tuple[str, ...] = (
     "share",
     "catalogue",
     "profile",
+    "agenda_api",
     "web",
 )
