@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from fastapi import Request
 
+from carnet.web.i18n_agenda import MESSAGES as _agenda_messages
 from carnet.web.i18n_catalogue import MESSAGES as _catalogue_messages
 from carnet.web.i18n_messages import MESSAGES as _message_messages
 from carnet.web.i18n_pro import MESSAGES as _pro_messages
@@ -200,7 +201,15 @@ def _merge(*tables: dict[str, dict[str, str]]) -> None:
             MESSAGES[lang].update(messages)
 
 
-_merge(_pro_messages, _space_messages, _message_messages, _signin_messages, _catalogue_messages, _profile_messages)
+_merge(
+    _pro_messages,
+    _space_messages,
+    _message_messages,
+    _signin_messages,
+    _catalogue_messages,
+    _profile_messages,
+    _agenda_messages,
+)
 
 
 def language(request: Request) -> str:
