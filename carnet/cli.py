@@ -20,6 +20,7 @@ from carnet.catalogue.cli import catalogue_app
 from carnet.errors import CarnetError, DocumentRejected
 from carnet.messaging.cli import messaging_app
 from carnet.sharing.cli import sharing_app
+from carnet.space.cli import space_app
 
 app = typer.Typer(
     help="Carnet : espace de santé du patient et dossier médical partagé.",
@@ -43,6 +44,7 @@ app.add_typer(directory_app, name="directory")
 app.add_typer(sharing_app, name="sharing")
 app.add_typer(messaging_app, name="messaging")
 app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(space_app, name="space")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -168,6 +168,8 @@ class Settings(BaseSettings):
     mss_relay_ca_file: Path | None = Field(default=None, description="CA bundle to verify the relay (default: system)")
     mss_relay_username: str | None = None
     mss_relay_password: SecretStr | None = None
+    space_retention_years: int = Field(default=10, ge=1, le=100, description="Years a closed space's documents are "
+                                       "kept before the purge (docs/space.md)")  # fmt: skip
 
     @field_validator("database_url")
     @classmethod

@@ -16,6 +16,7 @@ class NotificationKind(StrEnum):
     DOCUMENT_REPLACED = "document_replaced"
     DOCUMENT_DELETED = "document_deleted"
     EMERGENCY_ACCESS = "emergency_access"
+    SPACE = "space"  # the life of the space (carnet/space): opening, opposition, closure, majority; text in "reason"
     AGENDA_REMINDER = "agenda_reminder"  # carnet/space/agenda.py: the day before an event
 
 
@@ -59,6 +60,7 @@ _TEMPLATES: dict[NotificationKind, tuple[Template, Template]] = {
         Template("Rappel : $document demain"),
         Template("Rappel de votre agenda santé : « $document » le $event_at$place."),
     ),
+    NotificationKind.SPACE: (Template("Votre espace santé"), Template("$reason")),
 }
 
 _FOOTER = (

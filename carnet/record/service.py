@@ -841,3 +841,19 @@ def delete(*, uow: UnitOfWork, actor: Actor, entry_id: str) -> DocumentEntry:
         action=Action.DELETE,
         changes={"status": DocumentStatus.DELETED.value, "deleted_at": uow.clock.now(), "deleted_by": actor.id},
     )
+
+
+def purge(*, uow: UnitOfWork, actor: Actor, patient_id: str) -> list[DocumentEntry]:
+    """The retention purge of a closed space (the platform's job, :mod:`carnet.space.lifecycle`): every entry of the
+    record is deleted logically and marked deleted by ``actor``, decided and traced one by one like :func:`delete`,
+    nobody notified (the holder closed the space); returns the entries, for the job to remove the contents that no
+    other row needs."""
+    patient = _patient_or_raise(uow, patient_id)
+    rows = uow.documents.matching(patient.id, DocumentFilters(statuses=tuple(s.value for s in DocumentStatus)))
+    now = uow.clock.now()
+    return [
+        _change(uow=uow, actor=actor, entry_id=row.id, action=Action.DELETE,
+                changes={"status": DocumentStatus.DELETED.value, "deleted_at": row.deleted_at or now,
+                         "deleted_by": actor.id})
+        for row in rows
+    ]  # fmt: skip

@@ -97,6 +97,16 @@ class FileBlobStore:
     def exists(self, digest: str) -> bool:
         return self._path(_check_digest(digest)).exists()
 
+    def delete(self, digest: str) -> bool:
+        """Remove the content (the retention purge, carnet/space/lifecycle.py); False if it was not there."""
+        try:
+            self._path(_check_digest(digest)).unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StorageError(f"suppression impossible dans le stockage de documents : {exc}") from exc
+        return True
+
 
 class InMemoryBlobStore:
     """The fake: same contract, kept in a dict."""
@@ -117,3 +127,6 @@ class InMemoryBlobStore:
 
     def exists(self, digest: str) -> bool:
         return _check_digest(digest) in self._blobs
+
+    def delete(self, digest: str) -> bool:
+        return self._blobs.pop(_check_digest(digest), None) is not None

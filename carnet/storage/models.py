@@ -11,6 +11,7 @@ from carnet.record import store as _record_store  # noqa: F401
 from carnet.sharing import store as _sharing_store  # noqa: F401
 from carnet.space import agenda_store as _agenda_store  # noqa: F401
 from carnet.space import profile_store as _profile_store  # noqa: F401
+from carnet.space import store as _space_store  # noqa: F401
 from carnet.storage.orm import Base
 
 metadata = Base.metadata
