@@ -118,6 +118,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "audit_events",
     "communications",
     "share",
+    "patient_everything",
     "catalogue",
     "profile",
     "agenda_api",

@@ -122,6 +122,7 @@ class Scope:
     since: dt.datetime | None = None
     types: frozenset[str] | None = None
     visible_documents: frozenset[str] = frozenset()
+    history_until: int | None = None  # the access history up to this entry (a paged $everything's snapshot)
 
     def wants(self, resource_type: str) -> bool:
         """Whether resources of this type are asked for."""
@@ -144,7 +145,7 @@ _SECTIONS: dict[str, Section] = {}
 
 # Modules that register sections when imported (``carnet.space.profile``...): imported before every export and
 # every $everything, so their sections are always there. Add yours here (one line).
-PROVIDER_MODULES: tuple[str, ...] = ()
+PROVIDER_MODULES: tuple[str, ...] = ("carnet.space.profile_export",)
 
 
 def register_resources(name: str, resource_types: Iterable[str], provider: ResourceProvider) -> ResourceProvider:
@@ -429,6 +430,8 @@ def _resources(scope: Scope, collected: _Collected, *, in_archive: bool) -> Iter
     yield from (r for r in _registered(scope) if _since_ok(scope, r))
     if scope.wants("AuditEvent") or in_archive:
         collected.history = _history_rows(scope)
+        if scope.history_until is not None:
+            collected.history = [row for row in collected.history if row.id <= scope.history_until]
     if scope.wants("AuditEvent"):
         events = (_audit_event(row, scope.visible_documents) for row in collected.history)
         yield from (e for e in events if _since_ok(scope, e))
@@ -447,10 +450,13 @@ def everything(
     since: dt.datetime | None = None,
     types: Iterable[str] | None = None,
     fhir_base: str | None = None,
+    history_until: int | None = None,
 ) -> list[dict[str, Any]]:
     """The resources of ``Patient/$everything``: everything of the record ``actor`` may read, in the bundle's order
     (the Patient first, the access history last), of ``types`` only when given, changed since ``since`` when
-    given (the Patient is given whatever its date). The record is decided as a whole first (LIST: a refusal is
+    given (the Patient is given whatever its date), the access history up to the entry ``history_until`` when
+    given (the history grows with every reading, this one included: the pages of one answer share the snapshot
+    of the first page). The record is decided as a whole first (LIST: a refusal is
     traced and raised), then each section through its own service; the reading is traced (``space.everything``).
     Not validated here: the API validates the page it answers."""
     ctx = ctx or access.context(uow)
@@ -462,7 +468,7 @@ def everything(
     probe = _scope(uow, actor, patient_id, ctx, fhir_base=fhir_base)
     documents = _visible_documents(probe)
     scope = _scope(uow, actor, patient_id, ctx, fhir_base=fhir_base, since=since, types=wanted,
-                   visible_documents=frozenset(e.id for e in documents))  # fmt: skip
+                   visible_documents=frozenset(e.id for e in documents), history_until=history_until)  # fmt: skip
     collected = _Collected(documents=documents)
     found = [r for r in _resources(scope, collected, in_archive=False)]
     by_type: dict[str, int] = {}

@@ -39,7 +39,6 @@ from tests.builders import (
 )
 
 DOMINIQUE_INS = "279035121518989"
-UCUM = "http://unitsofmeasure.org"
 FORMATS = {"application/pdf": "urn:ihe:iti:xds-sd:pdf:2008", "image/jpeg": "urn:ihe:iti-fr:xds-sd:jpeg:2010"}
 
 
@@ -306,43 +305,40 @@ def test_only_the_holder_side_exports(platform: Platform, dominique: dict[str, A
 # --- the registry of further sections -----------------------------------------------------------------------------
 
 
-def _weight(scope: export.Scope) -> list[dict[str, Any]]:
+def _alert(scope: export.Scope) -> list[dict[str, Any]]:
     if scope.actor.kind not in (ActorKind.PATIENT, ActorKind.SYSTEM):
         return []
-    return [{"resourceType": "Observation", "id": "poids-1", "status": "final",
-             "meta": {"lastUpdated": "2026-11-01T08:00:00+00:00"},
-             "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7", "display": "Body weight"}]},
-             "subject": {"reference": f"Patient/{scope.patient_id}"},
-             "effectiveDateTime": "2026-11-01T08:00:00+00:00",
-             "valueQuantity": {"value": 64.5, "unit": "kg", "system": UCUM, "code": "kg"}}]  # fmt: skip
+    return [{"resourceType": "Flag", "id": "alerte-1", "status": "active",
+             "meta": {"lastUpdated": "2026-11-01T08:00:00+00:00"}, "code": {"text": "Allergie à la pénicilline"},
+             "subject": {"reference": f"Patient/{scope.patient_id}"}}]  # fmt: skip
 
 
 @pytest.fixture
-def weight_section() -> Any:
-    export.register_resources("test-vitals", ("Observation",), _weight)
+def alert_section() -> Any:
+    export.register_resources("test-alerts", ("Flag",), _alert)
     yield
-    export.unregister_resources("test-vitals")
+    export.unregister_resources("test-alerts")
 
 
-@pytest.mark.usefixtures("weight_section")
+@pytest.mark.usefixtures("alert_section")
 def test_a_registered_section_adds_its_resources(platform: Platform, dominique: dict[str, Any], tmp_path: Path) -> None:
     patient_id = dominique["id"]
-    assert "Observation" in export.resource_types() and export.resource_types()[-1] == "AuditEvent"
+    assert "Flag" in export.resource_types() and export.resource_types()[-1] == "AuditEvent"
     archive = write_archive(platform, patient_as(patient_id), patient_id, tmp_path / "export.zip")
     parts = checked(tmp_path / "export.zip")
-    assert archive.resources["Observation"] == 1
+    assert archive.resources["Flag"] == 1
     kinds = [e["resource"]["resourceType"] for e in parts["bundle"]["entry"]]
-    assert kinds.index("Observation") > kinds.index("Communication") and kinds[-1] == "AuditEvent"
-    assert "Observation : 1" in parts["index"]
+    assert kinds.index("Flag") > kinds.index("Communication") and kinds[-1] == "AuditEvent"
+    assert "Flag : 1" in parts["index"]
     with platform.uow() as uow:
         found = export.everything(uow=uow, actor=patient_as(patient_id), patient_id=patient_id,
-                                  types=["Observation"])  # fmt: skip
-    assert [r["id"] for r in found] == ["poids-1"]
+                                  types=["Flag"])  # fmt: skip
+    assert [r["id"] for r in found] == ["alerte-1"]
 
 
 def test_a_section_may_not_take_a_core_type() -> None:
     with pytest.raises(ValueError, match="core sections"):
-        export.register_resources("rogue", ("DocumentReference",), _weight)
+        export.register_resources("rogue", ("DocumentReference",), _alert)
 
 
 # --- a record of many documents is streamed -------------------------------------------------------------------
