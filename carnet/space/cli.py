@@ -14,4 +14,5 @@ space_app = typer.Typer(help="Espace santé des titulaires : ouverture, fermetur
 
 # The parts' commands (each module registers on ``space_app`` when imported).
 from carnet.space import cli_agenda as _cli_agenda  # noqa: E402, F401
+from carnet.space import cli_export as _cli_export  # noqa: E402, F401
 from carnet.space import cli_lifecycle as _cli_lifecycle  # noqa: E402, F401
