@@ -78,7 +78,7 @@ COLUMNS: tuple[tuple[str, bool], ...] = (
     ("left_to_pay", False),
 )
 _AMOUNT = re.compile(r"^\d{1,7}([.,]\d{1,2})?$")
-_INS = re.compile(r"^[12]\d{12}(\d{2})?$")
+_INS = re.compile(r"^\d{15}$")
 _LINE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 CNAM_HR_TEMPLATE = "1.2.250.1.213.1.1.1.36"
 _NO_DATA_SYSTEM = "2.16.840.1.113883.5.1150.1"  # no-known-medications, no-known-procedures…
