@@ -303,3 +303,23 @@ def test_reminders_the_day_before_are_sent_once_over_smtp(
     body = message.get_content()
     assert "10 h 30 (heure de Paris)" in body and "Cabinet du Dr Dupont" in body
     assert ("agenda.reminder", "success") in trail(platform, dominique)
+
+
+def test_the_migration_goes_down_to_0011_and_up_again(tmp_path: Any) -> None:
+    from alembic import command
+    from sqlalchemy import inspect as schema
+
+    from carnet.storage.db import make_engine
+    from carnet.storage.migrate import alembic_config, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'down.sqlite3'}")
+    try:
+        upgrade(engine)
+        mine = {"agenda_events", "agenda_feeds", "agenda_reminders", "reimbursement_lines"}
+        assert mine <= set(schema(engine).get_table_names())
+        command.downgrade(alembic_config(engine), "0011")
+        assert not mine & set(schema(engine).get_table_names())
+        upgrade(engine)
+        assert mine <= set(schema(engine).get_table_names())
+    finally:
+        engine.dispose()
