@@ -122,5 +122,6 @@ ROUTER_MODULES: tuple[str, ...] = (
     "catalogue",
     "profile",
     "agenda_api",
+    "space_lifecycle",
     "web",
 )
