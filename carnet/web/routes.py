@@ -23,6 +23,7 @@ from carnet.web import (
 )
 from carnet.web.agenda_pages import router as agenda_router
 from carnet.web.catalogue_pages import router as catalogue_router
+from carnet.web.export_pages import router as export_router
 from carnet.web.profile_pages import router as profile_router
 from carnet.web.space_hub import router as space_hub_router
 from carnet.web.templating import page
@@ -62,6 +63,7 @@ router.include_router(catalogue_router)
 router.include_router(space_hub_router)
 router.include_router(profile_router)
 router.include_router(agenda_router)
+router.include_router(export_router)
 
 _STATIC = {"carnet.css": "text/css; charset=utf-8"}
 _WEB_PREFIXES = (
