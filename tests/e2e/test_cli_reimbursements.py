@@ -54,3 +54,27 @@ def test_the_reminders_job_runs_twice_without_sending_twice(carnet: Carnet, back
     first = carnet.ok("space", "agenda-reminders")
     assert "rappels écrits : 0 ; déjà envoyés : 0" in first.stdout
     assert "rappels écrits : 0" in carnet.ok("space", "agenda-reminders").stdout
+
+
+def test_a_cnam_hr_document_of_the_record_is_read_once(carnet: Carnet, backend: str, tmp_path: Path) -> None:
+    from tests.builders import CDA_EXAMPLES, example
+
+    patient = add_patient(carnet, DOMINIQUE, "--insi", *SECRETARIAT)
+    carnet.ok("patient", "qualify", patient["id"], "--document", "CN", *SECRETARIAT)
+    filled = example("CNAM-HR_2021.01_sans-info.xml").replace(
+        b'<code code="no-known-procedures" displayName="Pas d\'acte ou intervention connu" '
+        b'codeSystem="2.16.840.1.113883.5.1150.1"/>',
+        b'<code code="YYYY010" displayName="Radiographie du thorax" codeSystem="1.2.250.1.213.2.5"/>'
+        b'<effectiveTime value="20190315"/>',
+        1,
+    )
+    document = tmp_path / "cnam-hr.xml"
+    document.write_bytes(filled)
+    added = carnet.ok("doc", "add", str(document), "--patient", DOMINIQUE_INS, "--json").json()
+    assert "lignes importées : 1 ; déjà importées : 0" in carnet.ok("space", "reimbursements", "import-cda",
+                                                                    added["id"]).stdout  # fmt: skip
+    assert "lignes importées : 0 ; déjà importées : 1" in carnet.ok("space", "reimbursements", "import-cda",
+                                                                    added["id"]).stdout  # fmt: skip
+    vaccination = carnet.ok("doc", "add", str(CDA_EXAMPLES / "VAC_2023.01.xml"), "--patient", DOMINIQUE_INS, "--json")
+    other = carnet("space", "reimbursements", "import-cda", vaccination.json()["id"])
+    assert other.code == 1 and "n'est pas un historique des remboursements CNAM-HR" in other.stderr
