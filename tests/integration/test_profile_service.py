@@ -288,3 +288,43 @@ def test_the_overview_says_what_each_professional_may_read(platform: Platform, d
     assert not any(c.allowed for c in social) and all(c.allowed for c in doctor)
     assert "matrix_denied" in social[0].decision.codes
     assert PLATFORM.kind == ActorKind.SYSTEM
+
+
+def test_the_export_and_everything_hold_the_profile_the_actor_may_read(platform: Platform, dominique: str) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    from carnet.space import export
+
+    holder = patient_as(dominique)
+    with platform.uow() as uow:
+        profile.add_measure(uow=uow, actor=holder, patient_id=dominique, measurement=weight(64.5))
+        profile.save_questionnaire(
+            uow=uow,
+            actor=holder,
+            patient_id=dominique,
+            answers=Answers.from_text(treatments="Lévothyroxine", allergies="Arachide"),
+        )
+        profile.add_immunization(
+            uow=uow,
+            actor=NURSE_JOY,
+            patient_id=dominique,
+            immunization=ImmunizationIn(occurrence=dt.date(2026, 11, 20), vaccine_cis="68747507"),
+        )
+        uow.commit()  # fmt: skip
+    assert {"Observation", "Immunization", "AllergyIntolerance", "QuestionnaireResponse"} <= set(
+        export.resource_types()
+    )
+    with platform.uow() as uow:
+        found = export.everything(uow=uow, actor=holder, patient_id=dominique)
+        uow.commit()
+    kinds = [r["resourceType"] for r in found]
+    for kind in ("Observation", "Immunization", "AllergyIntolerance", "QuestionnaireResponse"):
+        assert kinds.count(kind) == 1, kind
+    Bundle.model_validate({"resourceType": "Bundle", "type": "collection",
+                           "entry": [{"resource": r} for r in found]})  # fmt: skip
+    with platform.uow() as uow:
+        social = export.everything(uow=uow, actor=SOCIAL_WORKER, patient_id=dominique)
+        uow.commit()
+    assert not {"Observation", "Immunization", "AllergyIntolerance", "QuestionnaireResponse"} & {
+        r["resourceType"] for r in social
+    }, "the matrix keeps the profile from a social worker"
