@@ -10,6 +10,7 @@ from fastapi import Request
 from carnet.web.i18n_agenda import MESSAGES as _agenda_messages
 from carnet.web.i18n_catalogue import MESSAGES as _catalogue_messages
 from carnet.web.i18n_export import MESSAGES as _export_messages
+from carnet.web.i18n_lifecycle import MESSAGES as _lifecycle_messages
 from carnet.web.i18n_messages import MESSAGES as _message_messages
 from carnet.web.i18n_pro import MESSAGES as _pro_messages
 from carnet.web.i18n_profile import MESSAGES as _profile_messages
@@ -211,6 +212,7 @@ _merge(
     _profile_messages,
     _agenda_messages,
     _export_messages,
+    _lifecycle_messages,
 )
 
 

@@ -26,6 +26,7 @@ from carnet.web.catalogue_pages import router as catalogue_router
 from carnet.web.export_pages import router as export_router
 from carnet.web.profile_pages import router as profile_router
 from carnet.web.space_hub import router as space_hub_router
+from carnet.web.space_pages import router as space_pages_router
 from carnet.web.templating import page
 
 router = APIRouter(include_in_schema=False, tags=["web"])
@@ -64,6 +65,7 @@ router.include_router(space_hub_router)
 router.include_router(profile_router)
 router.include_router(agenda_router)
 router.include_router(export_router)
+router.include_router(space_pages_router)
 
 _STATIC = {"carnet.css": "text/css; charset=utf-8"}
 _WEB_PREFIXES = (
