@@ -145,7 +145,7 @@ _SECTIONS: dict[str, Section] = {}
 
 # Modules that register sections when imported (``carnet.space.profile``...): imported before every export and
 # every $everything, so their sections are always there. Add yours here (one line).
-PROVIDER_MODULES: tuple[str, ...] = ("carnet.space.profile_export",)
+PROVIDER_MODULES: tuple[str, ...] = ("carnet.space.profile_export", "carnet.space.agenda_export")
 
 
 def register_resources(name: str, resource_types: Iterable[str], provider: ResourceProvider) -> ResourceProvider:
