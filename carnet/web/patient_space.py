@@ -105,6 +105,23 @@ def here(request: Request, uow: UnitOfWork, caller: Caller) -> Here:
     return Here(space=space, actor=actor_on(uow, caller, space.patient_id), spaces=spaces)
 
 
+# The space's own pages a switch may return to; a page of one item (a document, a conversation) of the other space
+# is not this one's: the switch goes back to its list.
+_RETURN_TO = ("/documents", "/historique", "/acces", "/messages", "/mon-espace", "/espace/", "/mon-export",
+              "/applications", "/profil", "/mesures", "/vaccinations")  # fmt: skip
+_ITEM_PAGES = ("/documents/", "/messages/")
+
+
+def _back_in_other_space(target: str) -> str:
+    path = target.split("?")[0]
+    if not path.startswith(_RETURN_TO):
+        return "/"
+    for prefix in _ITEM_PAGES:
+        if path.startswith(prefix):
+            return prefix.rstrip("/")
+    return path
+
+
 async def switch(request: Request, caller: PageCallerDep) -> Response:
     """Choose the space the pages act on (POST with the CSRF token): one of the person's spaces, else refused."""
     from starlette.concurrency import run_in_threadpool
@@ -123,10 +140,7 @@ async def switch(request: Request, caller: PageCallerDep) -> Response:
         return page(request, "error.html", status=403, title_key="error.forbidden", message_key="space.not_yours")
     settings = request.app.state.settings
     target = _safe_next(back if isinstance(back, str) else None)
-    response = RedirectResponse(target if target.startswith(("/documents", "/historique", "/acces")) else "/",
-                                status_code=303)  # fmt: skip
-    if target.startswith("/documents/"):
-        response.headers["location"] = "/documents"  # a document of the other space is not this one's
+    response = RedirectResponse(_back_in_other_space(target), status_code=303)
     value = web_session.sign(settings, "espace", {"patient": chosen, "sub": caller.subject,
                                                   "exp": int(time.time()) + SESSION_MAX})  # fmt: skip
     web_session.set_cookie(response, settings, SPACE_COOKIE, value, SESSION_MAX)

@@ -338,3 +338,13 @@ def test_the_space_hub_links_only_to_pages_this_platform_serves(
         assert linked == served, path
     assert '<a href="/applications">' in hub.text  # the catalogue is served
     assert 'href="/mon-espace" aria-current="page"' in hub.text
+
+
+def test_switching_space_returns_to_the_same_kind_of_page() -> None:
+    from carnet.web.patient_space import _back_in_other_space
+
+    assert _back_in_other_space("/espace/mesures") == "/espace/mesures"
+    assert _back_in_other_space("/messages/abc") == "/messages"
+    assert _back_in_other_space("/documents/abc?fait=masque") == "/documents"
+    assert _back_in_other_space("/historique?mode=urgence") == "/historique"  # the filters are the other space's
+    assert _back_in_other_space("/pro/patients") == "/"
