@@ -138,8 +138,18 @@ def category(code: str) -> Category | None:
 
 
 def category_label(code: str, lang: str = "fr") -> str:
-    """The label of a category code (a J06 class or a space category); the code itself when unknown."""
-    found = _BY_CODE.get(code)
+    """The label of a category code (a J06 class or a space category, with or without the access decision's
+    ``space:`` namespace); the code itself when unknown."""
+    found = _BY_CODE.get(code) or _BY_CODE.get(code.removeprefix("space:"))
+    if found is None and code.startswith("space:"):
+        from carnet.access.matrix import SPACE_CATEGORIES
+
+        labels = SPACE_CATEGORIES.get(code)
+        if labels is None:
+            return code
+        text = labels[0] if lang == "fr" else labels[1]  # as in a sentence: "les allergies", "the allergies"
+        text = text.split(" ", 1)[1] if text.startswith(("les ", "le ", "la ", "the ")) else text.removeprefix("l'")
+        return text[:1].upper() + text[1:]
     return found.label(lang) if found else code
 
 

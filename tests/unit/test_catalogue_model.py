@@ -115,3 +115,12 @@ def test_a_convention_runs_calendar_months() -> None:
     assert months_later(start, 1) == dt.datetime(2026, 2, 28, 10, tzinfo=dt.UTC)
     assert months_later(start, 24) == dt.datetime(2028, 1, 31, 10, tzinfo=dt.UTC)
     assert months_later(start, 13) == dt.datetime(2027, 2, 28, 10, tzinfo=dt.UTC)
+
+
+def test_a_space_category_of_the_access_decision_has_a_label_too() -> None:
+    from carnet.catalogue.model import category_label
+
+    assert category_label("space:vitals") == category_label("vitals") != "space:vitals"
+    assert category_label("space:allergies") == "Allergies"
+    assert category_label("space:allergies", "en") == "Allergies"
+    assert category_label("space:inconnue") == "space:inconnue"
