@@ -36,6 +36,7 @@ from tests.lifecycle_builders import (
     ELODIE_INS,
     PARENT_MAIL,
     REIMS,
+    RUTH_INS,
     anne_sophie,
     campaign_of,
     elodie,
@@ -174,6 +175,26 @@ def test_a_campaign_run_twice_informs_nobody_twice(platform: Platform, dominique
                                           population=[campaign.PersonIn(ins=DOMINIQUE_INS)])  # fmt: skip
         uow.commit()
     assert second.included == 0 and second.skipped == ((DOMINIQUE_INS, f"déjà dans la campagne {campaign_id}"),)
+
+
+def test_a_run_stopped_half_way_is_finished_by_the_next(platform: Platform, clock: FrozenClock, dominique: str) -> None:
+    other = ruth(platform)
+    campaign_id = campaign_of(platform, (DOMINIQUE_INS, ContactIn(email=DOMINIQUE_MAIL)),
+                              (RUTH_INS, ContactIn(email="ruth.nessi@example.org")))  # fmt: skip
+    stopped = campaign.run_campaign(platform=platform, campaign_id=campaign_id, limit=1)  # as if killed after one
+    assert (stopped.informed, stopped.already_informed) == (1, 0)
+    on_day(clock, DAY_0 + dt.timedelta(days=1))
+    resumed = run(platform, campaign_id)
+    assert (resumed.informed, resumed.already_informed) == (1, 1)
+    assert sorted(m.to_address for m in outbox(platform)) == [DOMINIQUE_MAIL, "ruth.nessi@example.org"]
+    assert run(platform, campaign_id).informed == 0
+    # Each person's six weeks run from their own information: the second one opens a day later.
+    on_day(clock, OPENS_ON)
+    assert campaign.open_due(platform=platform, limit=1).opened == 1
+    assert campaign.open_due(platform=platform).opened == 0
+    on_day(clock, OPENS_ON + dt.timedelta(days=1))
+    assert campaign.open_due(platform=platform).opened == 1
+    assert {state(platform, p).status for p in (dominique, other)} == {SpaceStatus.OPEN}
 
 
 def test_every_qualified_identity_not_yet_included(platform: Platform, dominique: str) -> None:
