@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -168,8 +169,15 @@ def _parse_date(value: str | None) -> dt.date | None:
         return None
 
 
+@functools.cache
+def _xpath(path: str) -> etree.XPath:
+    """``path`` compiled once (the header reader evaluates the same few dozen paths on every document; compiling
+    them was most of the cost of ``node.xpath``). lxml serialises the evaluations of one XPath object."""
+    return etree.XPath(path, namespaces=NS)
+
+
 def _els(node: etree._Element, path: str) -> list[etree._Element]:
-    found = node.xpath(path, namespaces=NS)
+    found = _xpath(path)(node)
     if not isinstance(found, list):
         return []
     return [e for e in found if isinstance(e, etree._Element)]
