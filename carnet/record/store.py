@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, func, select, text, type_coerce
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, bindparam, func, select, text, type_coerce
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Select
 
@@ -139,6 +139,13 @@ SORTS: dict[str, tuple[Any, ...]] = {
 }
 
 
+_DOCUMENTS = DocumentRow.__table__.c
+_CHECK_IDS = select(_DOCUMENTS.id).where(
+    (_DOCUMENTS.unique_id == bindparam("unique_id"))
+    | ((_DOCUMENTS.patient_id == bindparam("patient_id")) & (_DOCUMENTS.sha256 == bindparam("sha256")))
+)
+
+
 class DocumentRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -176,12 +183,18 @@ class DocumentRepository:
     def by_unique_id_or_content(
         self, unique_id: str, patient_id: str, sha256: str
     ) -> tuple[DocumentRow | None, list[DocumentRow]]:
-        """:meth:`by_unique_id` and :meth:`same_content` in one statement (what a deposit checks first)."""
-        stmt = select(DocumentRow).where(
-            (DocumentRow.unique_id == unique_id)
-            | ((DocumentRow.patient_id == patient_id) & (DocumentRow.sha256 == sha256))
-        )
-        rows = list(self.session.scalars(stmt))
+        """:meth:`by_unique_id` and :meth:`same_content` in one statement (what a deposit checks first).
+
+        The statement reads only the ids (a deposit of a new document, the usual case, finds nothing, and loading
+        an ORM query's result cost more than the query itself); the entries found are then loaded in full."""
+        if self.session.autoflush:
+            self.session.flush()  # as the ORM query did: entries added in this unit of work are seen
+        ids = self.session.execute(
+            _CHECK_IDS, {"unique_id": unique_id, "patient_id": patient_id, "sha256": sha256}
+        ).scalars().all()  # fmt: skip
+        if not ids:
+            return None, []
+        rows = list(self.session.scalars(select(DocumentRow).where(DocumentRow.id.in_(list(ids)))))
         same = [r for r in rows if r.patient_id == patient_id and r.sha256 == sha256]
         return next((r for r in rows if r.unique_id == unique_id), None), same
 
