@@ -7,7 +7,8 @@ starts with ``UPDATE ... SET last_seq = last_seq + 1``, which takes the row lock
 on SQLite, so two transactions appending to the same patient's chain run one after the other and the chain never
 forks; different patients do not wait for each other on PostgreSQL. When the head is known (this transaction, or
 this process, left it there), one guarded UPDATE both takes the lock and moves the head to the new entry, and
-matches nothing if the head has moved meanwhile: the entry then takes the path above.
+matches nothing if the head has moved meanwhile: the entry then takes the path above. On PostgreSQL that UPDATE
+and the entry's INSERT are one statement (a data-modifying WITH), which inserts nothing when the guard fails.
 """
 
 from __future__ import annotations
@@ -118,6 +119,19 @@ _NEW_HEAD = {
 _NEW_HEAD = {dialect: insert_.returning(_HEADS.c.chain_key) for dialect, insert_ in _NEW_HEAD.items()}
 ENTRY_COLUMNS = tuple(c.key for c in _EVENTS.columns if c.key != "id")
 """Every column of an entry but its id."""
+_MOVED = _ADVANCE.returning(_HEADS.c.chain_key).cte("moved")
+# PostgreSQL: the guarded UPDATE and the INSERT in one statement (one round trip instead of two). The entry is
+# inserted only if the guard moved the head (RETURNING gives its id); otherwise nothing is written and the entry
+# takes the locking path, as when _ADVANCE matches nothing.
+_ADVANCE_AND_INSERT = (
+    insert(_EVENTS)
+    .from_select(
+        list(ENTRY_COLUMNS),
+        select(*[bindparam(f"v_{name}", type_=_EVENTS.c[name].type) for name in ENTRY_COLUMNS]).select_from(_MOVED),
+    )
+    .add_cte(_MOVED)
+    .returning(_EVENTS.c.id)
+)
 
 
 def append_values(session: Session, values: dict[str, Any]) -> dict[str, Any]:
@@ -135,15 +149,19 @@ def append_values(session: Session, values: dict[str, Any]) -> dict[str, Any]:
     # saw (another process or a rolled-back transaction may have moved it since: the guarded UPDATE then
     # moves nothing and the head is read under the lock as before).
     seen = held.get(key) or hints.get(key)
+    inserted: int | None = None
     if seen is not None:
         seq, prev = seen[0] + 1, seen[1]
         values["chain_seq"], values["prev_hash"] = seq, prev
         values["hash"] = entry_hash(prev, canonical_fields(values))
-        moved = connection.execute(
-            _ADVANCE,
-            {"chain_key_": key, "seen_seq_": seen[0], "seen_hash_": prev, "new_seq_": seq, "new_hash_": values["hash"]},
-        )
-        if moved.rowcount != 1:
+        guard = {"chain_key_": key, "seen_seq_": seen[0], "seen_hash_": prev, "new_seq_": seq,
+                 "new_hash_": values["hash"]}  # fmt: skip
+        if connection.dialect.name == "postgresql":
+            entry = {f"v_{name}": values.get(name) for name in ENTRY_COLUMNS}
+            inserted = connection.execute(_ADVANCE_AND_INSERT, {**guard, **entry}).scalar_one_or_none()
+            if inserted is None:
+                seen = None
+        elif connection.execute(_ADVANCE, guard).rowcount != 1:
             seen = None
     if seen is None:
         # The UPDATE comes first: it takes the lock before anything about the chain is read.
@@ -166,7 +184,9 @@ def append_values(session: Session, values: dict[str, Any]) -> dict[str, Any]:
             values["chain_seq"], values["prev_hash"] = int(head[0]), str(head[1])
             values["hash"] = entry_hash(values["prev_hash"], canonical_fields(values))
             connection.execute(_SET_HASH, {"chain_key_": key, "last_hash_": values["hash"]})
-    values["id"] = int(connection.execute(_INSERT, {name: values.get(name) for name in ENTRY_COLUMNS}).scalar_one())
+    if inserted is None:
+        inserted = connection.execute(_INSERT, {name: values.get(name) for name in ENTRY_COLUMNS}).scalar_one()
+    values["id"] = int(inserted)
     held[key] = hints[key] = (values["chain_seq"], values["hash"])
     if len(hints) > _HINTS_PER_ENGINE:
         hints.clear()
@@ -175,7 +195,8 @@ def append_values(session: Session, values: dict[str, Any]) -> dict[str, Any]:
 
 # Per engine, the head of each chain as this process last left it: {chain_key: (last_seq, last_hash)}. Only a
 # hint for the guarded UPDATE (_ADVANCE), which moves the head only if it is still exactly that; a hint that is
-# wrong costs one statement. Appending to a chain this way takes 2 statements instead of 3.
+# wrong costs one statement. Appending to a chain this way takes 2 statements instead of 3 (1 on PostgreSQL, where
+# the guarded UPDATE and the INSERT are one statement: _ADVANCE_AND_INSERT).
 _HINTS: weakref.WeakKeyDictionary[Engine, dict[str, tuple[int, str]]] = weakref.WeakKeyDictionary()
 _HINTS_PER_ENGINE = 10_000
 

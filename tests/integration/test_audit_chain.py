@@ -19,11 +19,12 @@ from sqlalchemy.exc import DBAPIError
 
 from carnet.audit import service as audit
 from carnet.audit.model import GENESIS_HASH, AccessMode, VerifyReport
-from carnet.audit.store import AuditChainHead, AuditRow
+from carnet.audit.store import AuditChainHead, AuditRepository, AuditRow
 from carnet.audit.verify import verify
 from carnet.bootstrap import Platform
 from carnet.identity import service as identity
 from carnet.identity.status import ActorKind
+from carnet.storage.db import make_engine, make_session_factory
 from tests.builders import DR_HOUSE, FRONT_DESK, make_person
 from tests.conftest import NOW
 
@@ -310,6 +311,45 @@ def test_many_entries_in_one_transaction_and_a_rolled_back_savepoint(platform: P
         (5, "document.list"),
         (6, "document.list"),
     ]
+    assert check(platform).ok
+
+
+def test_a_head_moved_by_another_process_is_appended_to_after_it_not_over_it(platform: Platform) -> None:
+    """This process's memory of a chain's head is only a hint: another process (here, an engine of its own,
+    with its own memory) appends in between, and the next entry of this process follows that one."""
+    patient = register(platform)
+    with platform.uow() as uow:
+        audit.record(uow=uow, actor=DR_HOUSE, action="document.read", patient_id=patient)
+        uow.commit()  # this process now remembers the head at entry 2
+    other_engine = make_engine(platform.engine.url.render_as_string(hide_password=False))
+    try:
+        with make_session_factory(other_engine)() as session:
+            for _ in range(2):
+                AuditRepository(session).append(
+                    AuditRow(
+                        at=NOW,
+                        actor_kind="professional",
+                        actor_id=DR_HOUSE.id,
+                        action="document.list",
+                        patient_id=patient,
+                        outcome="allowed",
+                    )  # fmt: skip
+                )
+            session.commit()
+    finally:
+        other_engine.dispose()
+    with platform.uow() as uow:
+        audit.record(uow=uow, actor=DR_HOUSE, action="document.hide", patient_id=patient)
+        uow.commit()
+    chain = chain_of(platform, patient)
+    assert [(e.chain_seq, e.action) for e in chain] == [
+        (1, "identity.create"),
+        (2, "document.read"),
+        (3, "document.list"),
+        (4, "document.list"),
+        (5, "document.hide"),
+    ]
+    assert heads(platform)[patient][0] == 5
     assert check(platform).ok
 
 
