@@ -64,5 +64,27 @@ def make_engine(url: str, *, echo: bool = False, check: bool = True) -> Engine:
     return engine
 
 
+KEPT_ROWS = "carnet.storage.kept_rows"
+"""``session.info`` key: the patient rows the session keeps alive (see :func:`make_session_factory`)."""
+_KEPT_TABLES = frozenset({"patients"})
+_KEPT_PER_SESSION = 64
+
+
+def _keep_alive(session: Session, instance: object) -> None:
+    if getattr(instance, "__tablename__", None) in _KEPT_TABLES:
+        kept = session.info.setdefault(KEPT_ROWS, [])
+        if len(kept) < _KEPT_PER_SESSION:
+            kept.append(instance)
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    """Sessions that do not expire on commit, autoflush, and keep the patient rows they load alive.
+
+    The session's identity map holds its objects weakly: a patient row read by one service of a request (the
+    record's access check) and dropped was read again by the next one (the FHIR mapping of the same request), one
+    more statement each time. A session keeps up to 64 patient rows for its lifetime, so ``Session.get`` finds
+    them, as it would while any caller held a reference.
+    """
+    factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    event.listen(factory, "loaded_as_persistent", _keep_alive)
+    return factory
