@@ -7,17 +7,19 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
-import pydantic
 import typer
 
+from carnet import cli_support
 from carnet.audit.cli import audit_app
 from carnet.catalogue.cli import catalogue_app
-from carnet.errors import CarnetError, DocumentRejected
+from carnet.cli_support import errors as _errors
+from carnet.cli_support import fail
+from carnet.cli_support import settings as _settings
+from carnet.errors import DocumentRejected
 from carnet.messaging.cli import messaging_app
 from carnet.sharing.cli import sharing_app
 from carnet.space.cli import space_app
@@ -47,41 +49,8 @@ app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(space_app, name="space")
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"Erreur : {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _settings() -> Any:
-    from carnet.settings import Settings
-
-    try:
-        return Settings()
-    except pydantic.ValidationError as exc:
-        lines = [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
-        fail("configuration invalide — " + "; ".join(lines), code=2)
-
-
-@contextmanager
-def _platform(migrate: bool = True) -> Iterator[Any]:
-    from carnet.bootstrap import bootstrap
-
-    with _errors():
-        platform = bootstrap(_settings(), migrate=migrate)
-    try:
-        yield platform
-    finally:
-        platform.close()
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Domain errors become a clear message and exit code 1, never a traceback."""
-    try:
-        yield
-    except CarnetError as exc:
-        where = f" [{exc.field}]" if exc.field else ""
-        fail(f"{exc.message}{where}")
+def _platform(migrate: bool = True) -> AbstractContextManager[Any]:
+    return cli_support.platform(migrate=migrate)
 
 
 def _json_default(value: Any) -> str:

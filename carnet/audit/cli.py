@@ -10,22 +10,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic
 import typer
 
+from carnet.cli_support import fail as _fail
 from carnet.errors import CarnetError
 
 if TYPE_CHECKING:
     from carnet.bootstrap import Platform
 
 audit_app = typer.Typer(help="Traces d'accès : vérification, historique", no_args_is_help=True)
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"Erreur : {message}", err=True)
-    raise typer.Exit(code)
 
 
 @contextmanager

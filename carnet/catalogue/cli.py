@@ -15,14 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
-import pydantic
 import typer
 
 from carnet.catalogue import service
 from carnet.catalogue.model import STATUS_LABELS, Assessment, Opinion, Role, Status, category_label, criteria
-from carnet.errors import CarnetError
+from carnet.cli_support import fail as _fail
+from carnet.cli_support import platform as _platform
 
 catalogue_app = typer.Typer(help="Catalogue des applications référencées : candidatures, examen, conventions.",
                             no_args_is_help=True)  # fmt: skip
@@ -33,34 +33,11 @@ AppId = Annotated[str, typer.Argument(help="Identifiant de l'application (son cl
 AsJson = Annotated[bool, typer.Option("--json", help="Sortie JSON")]
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"Erreur : {message}", err=True)
-    raise typer.Exit(code)
-
-
 @contextmanager
 def _uow() -> Iterator[Any]:
     """A unit of work on the configured platform; domain errors become a clear message (exit code 1)."""
-    from carnet.bootstrap import bootstrap
-    from carnet.settings import Settings
-
-    try:
-        settings = Settings()
-    except pydantic.ValidationError as exc:
-        _fail("configuration invalide — " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                                      for e in exc.errors()), code=2)  # fmt: skip
-    try:
-        platform = bootstrap(settings)
-    except CarnetError as exc:
-        _fail(exc.message)
-    try:
-        with platform.uow() as uow:
-            yield uow
-    except CarnetError as exc:
-        where = f" [{exc.field}]" if exc.field else ""
-        _fail(f"{exc.message}{where}")
-    finally:
-        platform.close()
+    with _platform() as platform, platform.uow() as uow:
+        yield uow
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
+from carnet.cli_support import fail as _fail
 from carnet.errors import CarnetError
 from carnet.sharing.model import (
     DUTY_LABELS,
@@ -34,11 +35,6 @@ sharing_app = typer.Typer(
 )
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"Erreur : {message}", err=True)
-    raise typer.Exit(code)
 
 
 def _echo_json(data: Any) -> None:

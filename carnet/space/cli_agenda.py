@@ -7,15 +7,14 @@ a traceback. Both commands act as the platform (a system actor), recorded in the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
-import pydantic
 import typer
 
+from carnet.cli_support import fail as _fail
+from carnet.cli_support import platform as _platform
 from carnet.errors import CarnetError
 from carnet.space.cli import space_app
 
@@ -27,31 +26,6 @@ space_app.add_typer(reimbursements_app, name="reimbursements")
 class FeedFormat(StrEnum):
     CSV = "csv"
     JSON = "json"
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"Erreur : {message}", err=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _platform() -> Iterator[Any]:
-    from carnet.bootstrap import bootstrap
-    from carnet.settings import Settings
-
-    try:
-        settings = Settings()
-    except pydantic.ValidationError as exc:
-        _fail("configuration invalide — " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                                      for e in exc.errors()), code=2)  # fmt: skip
-    try:
-        platform = bootstrap(settings)
-    except CarnetError as exc:
-        _fail(exc.message)
-    try:
-        yield platform
-    finally:
-        platform.close()
 
 
 @space_app.command("agenda-reminders")

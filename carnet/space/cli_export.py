@@ -13,47 +13,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
-import pydantic
 import typer
 
-from carnet.errors import CarnetError
+from carnet.cli_support import fail as _fail
+from carnet.cli_support import platform as _platform
 from carnet.space.cli import space_app
 
 if TYPE_CHECKING:
-    from carnet.bootstrap import Platform
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"Erreur : {message}", err=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _platform() -> Iterator[Platform]:
-    from carnet.bootstrap import bootstrap
-    from carnet.settings import Settings
-
-    try:
-        settings = Settings()
-    except pydantic.ValidationError as exc:
-        _fail("configuration invalide — " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                                      for e in exc.errors()), code=2)  # fmt: skip
-    try:
-        platform = bootstrap(settings)
-    except CarnetError as exc:
-        _fail(exc.message, code=2)
-    try:
-        yield platform
-    except CarnetError as exc:
-        where = f" [{exc.field}]" if exc.field else ""
-        _fail(f"{exc.message}{where}")
-    finally:
-        platform.close()
+    pass
 
 
 def _output(given: Path | None, ins: str, day: str) -> Path:
@@ -79,7 +49,7 @@ def export_command(
     from carnet.space import export
 
     actor = Actor(kind=ActorKind.SYSTEM, id="cli", auth_method=AuthMethod.CLI, name="export à la demande du titulaire")
-    with _platform() as platform, platform.uow() as uow:
+    with _platform(start_code=2) as platform, platform.uow() as uow:
         found = identities.find_by_ins(uow=uow, actor=actor, matricule=ins)
         if found is None:
             _fail(f"aucun patient avec l'INS {ins}")

@@ -12,19 +12,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pydantic
 import typer
 
+from carnet.cli_support import fail as _fail
+from carnet.cli_support import platform as _platform
 from carnet.errors import CarnetError
 from carnet.space.cli import space_app
 
 if TYPE_CHECKING:
-    from carnet.bootstrap import Platform
+    pass
 
 campaign_app = typer.Typer(help="Campagnes d'ouverture des espaces santé : créer, informer, suivre.",
                            no_args_is_help=True)  # fmt: skip
@@ -37,35 +36,6 @@ space_app.add_typer(protection_app, name="protection")
 
 AsJson = Annotated[bool, typer.Option("--json", help="Sortie JSON")]
 Ins = Annotated[str, typer.Argument(help="Matricule INS du titulaire")]
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"Erreur : {message}", err=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _platform() -> Iterator[Platform]:
-    """The configured platform; domain errors become a clear message (exit code 1)."""
-    from carnet.bootstrap import bootstrap
-    from carnet.settings import Settings
-
-    try:
-        settings = Settings()
-    except pydantic.ValidationError as exc:
-        _fail("configuration invalide — " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                                      for e in exc.errors()), code=2)  # fmt: skip
-    try:
-        platform = bootstrap(settings)
-    except CarnetError as exc:
-        _fail(exc.message)
-    try:
-        yield platform
-    except CarnetError as exc:
-        where = f" [{exc.field}]" if exc.field else ""
-        _fail(f"{exc.message}{where}")
-    finally:
-        platform.close()
 
 
 def _system(name: str) -> Any:
