@@ -34,6 +34,7 @@ from carnet.errors import Forbidden, NotFound
 from carnet.notify import service as notify
 from carnet.space.agenda_store import AgendaEventRow, AgendaFeedRow, AgendaReminderRow, AgendaRepository
 from carnet.space.profile_model import Problem, ProfileRejected
+from carnet.space.trace import traced
 
 if TYPE_CHECKING:
     from carnet.identity.store import PatientRow
@@ -350,13 +351,8 @@ def add_event(
     )
     _repo(uow).add(row)
     uow.flush()
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="agenda.event_add",
-        patient_id=patient.id,
-        detail={"event": row.id, "kind": row.kind, "status": row.status},
-        **granted.audit_kwargs(),
+    traced(
+        uow, actor, "agenda.event_add", patient.id, granted, {"event": row.id, "kind": row.kind, "status": row.status}
     )
     return _view(row)
 
@@ -384,14 +380,7 @@ def list_events(
     )
     rows = _repo(uow).events(patient.id, since=since, before=before)
     found = [_view(r) for r in rows if include_cancelled or r.status != "cancelled"]
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="agenda.event_list",
-        patient_id=patient.id,
-        detail={"returned": len(found)},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "agenda.event_list", patient.id, granted, {"returned": len(found)})
     return found
 
 
@@ -410,14 +399,7 @@ def get_event(*, uow: UnitOfWork, actor: Actor, event_id: str, ctx: Context | No
         ctx=ctx,
         trace="agenda.event_read",
     )
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="agenda.event_read",
-        patient_id=patient.id,
-        detail={"event": row.id},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "agenda.event_read", patient.id, granted, {"event": row.id})
     return _view(row)
 
 
@@ -453,14 +435,7 @@ def cancel_event(*, uow: UnitOfWork, actor: Actor, event_id: str, ctx: Context |
         row.updated_at = now
         row.sequence += 1
         uow.flush()
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="agenda.event_cancel",
-        patient_id=patient.id,
-        detail={"event": row.id},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "agenda.event_cancel", patient.id, granted, {"event": row.id})
     return _view(row)
 
 
@@ -490,14 +465,7 @@ def feed_token(*, uow: UnitOfWork, actor: Actor, patient_id: str, create: bool =
         row = AgendaFeedRow(patient_id=patient.id, token=secrets.token_urlsafe(32), created_at=uow.clock.now())
         _repo(uow).add(row)
         uow.flush()
-        audit.record(
-            uow=uow,
-            actor=actor,
-            action="agenda.feed_token",
-            patient_id=patient.id,
-            detail={"created": True},
-            **granted.audit_kwargs(),
-        )
+        traced(uow, actor, "agenda.feed_token", patient.id, granted, {"created": True})
     return row.token if row is not None else None
 
 
@@ -515,14 +483,7 @@ def regenerate_feed(*, uow: UnitOfWork, actor: Actor, patient_id: str) -> str:
         row.token = token
         row.created_at = uow.clock.now()
     uow.flush()
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="agenda.feed_regenerate",
-        patient_id=patient.id,
-        detail={},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "agenda.feed_regenerate", patient.id, granted, {})
     return token
 
 

@@ -59,6 +59,7 @@ from carnet.space.profile_store import (
     ProfileRepository,
     QuestionnaireResponseRow,
 )
+from carnet.space.trace import traced
 
 if TYPE_CHECKING:
     from carnet.identity.store import PatientRow
@@ -383,14 +384,7 @@ def add_measure(
     _set_source(row, actor)
     _repo(uow).add(row)
     uow.flush()
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.vital_add",
-        patient_id=patient.id,
-        detail={"measure": row.id, "kind": kind.key},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "profile.vital_add", patient.id, granted, {"measure": row.id, "kind": kind.key})
     return _measure(row)
 
 
@@ -409,14 +403,7 @@ def list_measures(
     granted = _read(uow, actor, patient, SpaceCategory.VITALS, trace="profile.vital_list", ctx=ctx)
     rows = _repo(uow).observations(patient.id, kinds=kinds, since=since, before=before)
     found = [_measure(r) for r in rows if vital_kind(r.kind) is not None]
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.vital_list",
-        patient_id=patient.id,
-        detail={"kinds": list(kinds), "returned": len(found)},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "profile.vital_list", patient.id, granted, {"kinds": list(kinds), "returned": len(found)})
     return found
 
 
@@ -427,14 +414,7 @@ def get_measure(*, uow: UnitOfWork, actor: Actor, measure_id: str, ctx: Context 
     granted = _read(
         uow, actor, patient, SpaceCategory.VITALS, trace="profile.vital_read", action=Action.READ, item=row, ctx=ctx
     )
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.vital_read",
-        patient_id=patient.id,
-        detail={"measure": row.id},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "profile.vital_read", patient.id, granted, {"measure": row.id})
     return _measure(row)
 
 
@@ -462,14 +442,7 @@ def remove_measure(*, uow: UnitOfWork, actor: Actor, measure_id: str) -> Measure
     row.status = "entered-in-error"
     row.updated_at = uow.clock.now()
     uow.flush()
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.vital_remove",
-        patient_id=patient.id,
-        detail={"measure": row.id, "kind": row.kind},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "profile.vital_remove", patient.id, granted, {"measure": row.id, "kind": row.kind})
     return _measure(row)
 
 
@@ -521,13 +494,13 @@ def add_immunization(
     _set_source(row, actor)
     _repo(uow).add(row)
     uow.flush()
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.immunization_add",
-        patient_id=patient.id,
-        detail={"immunization": row.id, "vaccine": row.vaccine_code},
-        **granted.audit_kwargs(),
+    traced(
+        uow,
+        actor,
+        "profile.immunization_add",
+        patient.id,
+        granted,
+        {"immunization": row.id, "vaccine": row.vaccine_code},
     )
     return _immunization(row)
 
@@ -539,14 +512,7 @@ def list_immunizations(
     patient = _patient(uow, patient_id)
     granted = _read(uow, actor, patient, SpaceCategory.VACCINATIONS, trace="profile.immunization_list", ctx=ctx)
     found = [_immunization(r) for r in _repo(uow).immunizations(patient.id)]
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.immunization_list",
-        patient_id=patient.id,
-        detail={"returned": len(found)},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "profile.immunization_list", patient.id, granted, {"returned": len(found)})
     return found
 
 
@@ -566,14 +532,7 @@ def get_immunization(
         item=row,
         ctx=ctx,
     )
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.immunization_read",
-        patient_id=patient.id,
-        detail={"immunization": row.id},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "profile.immunization_read", patient.id, granted, {"immunization": row.id})
     return _immunization(row)
 
 
@@ -606,14 +565,7 @@ def add_allergy(
     if problems:
         raise _reject(uow, actor, patient.id, "profile.allergy_refused", problems)
     row = _new_allergy(uow, actor, patient.id, allergy, origin="direct")
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.allergy_add",
-        patient_id=patient.id,
-        detail={"allergy": row.id},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "profile.allergy_add", patient.id, granted, {"allergy": row.id})
     return _allergy(row)
 
 
@@ -643,14 +595,7 @@ def list_allergies(
     patient = _patient(uow, patient_id)
     granted = _read(uow, actor, patient, SpaceCategory.ALLERGIES, trace="profile.allergy_list", ctx=ctx)
     found = [_allergy(r) for r in _repo(uow).allergies(patient.id, active_only=active_only)]
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.allergy_list",
-        patient_id=patient.id,
-        detail={"returned": len(found)},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "profile.allergy_list", patient.id, granted, {"returned": len(found)})
     return found
 
 
@@ -668,14 +613,7 @@ def get_allergy(*, uow: UnitOfWork, actor: Actor, allergy_id: str, ctx: Context 
         item=row,
         ctx=ctx,
     )
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.allergy_read",
-        patient_id=patient.id,
-        detail={"allergy": row.id},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "profile.allergy_read", patient.id, granted, {"allergy": row.id})
     return _allergy(row)
 
 
@@ -751,13 +689,13 @@ def save_questionnaire(
     _repo(uow).add(row)
     uow.flush()
     added, removed = _sync_allergies(uow, actor, patient.id, answers.allergies)
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.questionnaire_save",
-        patient_id=patient.id,
-        detail={"response": row.id, "allergies_added": added, "allergies_inactive": removed},
-        **granted.audit_kwargs(),
+    traced(
+        uow,
+        actor,
+        "profile.questionnaire_save",
+        patient.id,
+        granted,
+        {"response": row.id, "allergies_added": added, "allergies_inactive": removed},
     )
     return _questionnaire(row)
 
@@ -769,14 +707,7 @@ def current_questionnaire(
     patient = _patient(uow, patient_id)
     granted = _read(uow, actor, patient, SpaceCategory.PROFILE, trace="profile.questionnaire_read", ctx=ctx)
     rows = _repo(uow).questionnaire_responses(patient.id)
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.questionnaire_read",
-        patient_id=patient.id,
-        detail={"response": rows[0].id if rows else None},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "profile.questionnaire_read", patient.id, granted, {"response": rows[0].id if rows else None})
     return _questionnaire(rows[0]) if rows else None
 
 
@@ -787,14 +718,7 @@ def list_questionnaire_responses(
     patient = _patient(uow, patient_id)
     granted = _read(uow, actor, patient, SpaceCategory.PROFILE, trace="profile.questionnaire_list", ctx=ctx)
     found = [_questionnaire(r) for r in _repo(uow).questionnaire_responses(patient.id)]
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.questionnaire_list",
-        patient_id=patient.id,
-        detail={"returned": len(found)},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "profile.questionnaire_list", patient.id, granted, {"returned": len(found)})
     return found
 
 
@@ -814,14 +738,7 @@ def get_questionnaire_response(
         item=row,
         ctx=ctx,
     )
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="profile.questionnaire_read",
-        patient_id=patient.id,
-        detail={"response": row.id},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "profile.questionnaire_read", patient.id, granted, {"response": row.id})
     return _questionnaire(row)
 
 

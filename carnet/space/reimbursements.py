@@ -35,6 +35,7 @@ from carnet.access.model import Action, Actor, ActorKind, AuthMethod, Context, S
 from carnet.audit import service as audit
 from carnet.errors import Forbidden, NotFound, ValidationError
 from carnet.space.agenda_store import AgendaRepository, ReimbursementLineRow
+from carnet.space.trace import traced
 
 if TYPE_CHECKING:
     from carnet.identity.store import PatientRow
@@ -391,13 +392,13 @@ def _store(
         per_patient[patient.id] = per_patient.get(patient.id, 0) + 1
     uow.flush()
     for patient_id, granted in grants.items():
-        audit.record(
-            uow=uow,
-            actor=actor,
-            action="reimbursement.import",
-            patient_id=patient_id,
-            detail={"source": source, "ref": ref, "imported": per_patient.get(patient_id, 0)},
-            **granted.audit_kwargs(),
+        traced(
+            uow,
+            actor,
+            "reimbursement.import",
+            patient_id,
+            granted,
+            {"source": source, "ref": ref, "imported": per_patient.get(patient_id, 0)},
         )
     return imported, already, per_patient, problems
 
@@ -579,14 +580,7 @@ def list_lines(
         trace="reimbursement.list",
     )
     rows = [_view(r) for r in _repo(uow).lines(patient.id, since=since, until=until)]
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="reimbursement.list",
-        patient_id=patient.id,
-        detail={"returned": len(rows)},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "reimbursement.list", patient.id, granted, {"returned": len(rows)})
     return rows
 
 
@@ -599,14 +593,7 @@ def get_line(*, uow: UnitOfWork, actor: Actor, line_id: str, ctx: Context | None
     granted = access.enforce(
         uow=uow, actor=actor, action=Action.READ, patient=patient, document=facts, ctx=ctx, trace="reimbursement.read"
     )
-    audit.record(
-        uow=uow,
-        actor=actor,
-        action="reimbursement.read",
-        patient_id=patient.id,
-        detail={"line": row.id},
-        **granted.audit_kwargs(),
-    )
+    traced(uow, actor, "reimbursement.read", patient.id, granted, {"line": row.id})
     return _view(row)
 
 
