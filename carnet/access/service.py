@@ -36,6 +36,7 @@ from carnet.access.store import (
     RepresentativeRow,
 )
 from carnet.audit import service as audit
+from carnet.clock import MAJORITY_AGE, age_at
 from carnet.errors import Forbidden, NotFound, ValidationError
 from carnet.identity.status import IdentityStatus
 
@@ -45,10 +46,6 @@ if TYPE_CHECKING:
 
 # Reason codes under which a professional must not even learn that the document exists.
 _NO_TRACE = frozenset({"hidden_by_holder", "invisible_to_patient", "invisible_to_representatives"})
-
-
-def _age(born: dt.date, today: dt.date) -> int:
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def facts_for(uow: UnitOfWork, patient: PatientRow) -> PatientFacts:
@@ -91,7 +88,7 @@ def facts_for(uow: UnitOfWork, patient: PatientRow) -> PatientFacts:
             for g in rows["grant"]
         ),
         representatives=frozenset(r.s1 for r in rows["representative"]),
-        is_minor=_age(patient.birth_date, uow.clock.now().date()) < 18,
+        is_minor=age_at(patient.birth_date, uow.clock.now()) < MAJORITY_AGE,
         protected_adult=bool(profile.b2) if profile else False,
     )
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import jellyfish
 from rapidfuzz import fuzz
 
+from carnet.clock import MAJORITY_AGE, age_on
 from carnet.identity.matricule import Ins
 from carnet.identity.status import IdentityStatus
 from carnet.identity.traits import Traits
@@ -33,9 +34,8 @@ class PatientIdentity:
         return f"{name} {first}"
 
     def is_minor(self, today: dt.date) -> bool:
-        born = self.traits.birth_date
-        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-        return age < 18
+        """Under 18 on ``today``, the platform's day (:func:`carnet.clock.local_date`)."""
+        return age_on(self.traits.birth_date, today) < MAJORITY_AGE
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from carnet.access.model import Actor
 from carnet.audit import service as audit
+from carnet.clock import local_date
 from carnet.errors import Conflict, NotFound, QualificationNotAllowed, ValidationError
 from carnet.identity.insi import CarteVitaleRead, InsiClient, InsiOutcome, InsiResult, TraitsQuery
 from carnet.identity.matricule import Ins, parse_matricule
@@ -368,7 +369,7 @@ def _move(
         actor=actor,
         at=now,
         document_type=document_type,
-        is_minor=current.is_minor(now.date()),
+        is_minor=current.is_minor(local_date(now)),
         perfect_insi_match=perfect_insi_match,
         note=note,
     )

@@ -23,11 +23,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
-from zoneinfo import ZoneInfo
 
 from carnet.access import service as access
 from carnet.access.model import Action, Actor, ActorKind, AuthMethod, SpaceStatus
 from carnet.audit import service as audit
+from carnet.clock import PLATFORM_TZ, local_date
 from carnet.errors import Conflict, NotFound, ValidationError
 from carnet.space.lifecycle_notice import french_date, space_notification
 from carnet.space.store import ClosureRow, MemberRow, SpaceRepository, contents_referenced
@@ -58,15 +58,15 @@ __all__ = [
 
 OPPOSITION_DAYS = 42  # six weeks (DESIGN.md, the décret on the health space)
 DEFAULT_RETENTION_YEARS = 10  # documents of a closed space: the DMP's ten years after closure (docs/space.md)
-PARIS = ZoneInfo("Europe/Paris")
+PARIS = PLATFORM_TZ
 PURGE_ACTOR = Actor(kind=ActorKind.SYSTEM, id="space-purge", auth_method=AuthMethod.SYSTEM,
                     name="purge des espaces fermés")  # fmt: skip
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a front desk
 
 
 def local_today(uow: UnitOfWork) -> dt.date:
-    """Today in French legal time, from the injected clock."""
-    return uow.clock.now().astimezone(PARIS).date()
+    """Today in French legal time, from the injected clock (:func:`carnet.clock.local_date`)."""
+    return local_date(uow.clock.now())
 
 
 def years_after(day: dt.date, years: int) -> dt.date:

@@ -28,6 +28,7 @@ from carnet.access import service as access
 from carnet.access.model import Action, Actor, ActorKind, AuthMethod, SpaceStatus
 from carnet.access.store import AccessProfileRow, RepresentativeRow
 from carnet.audit import service as audit
+from carnet.clock import MAJORITY_AGE, age_on
 from carnet.errors import Conflict, Forbidden, NotFound, ValidationError
 from carnet.identity.status import IdentityStatus
 from carnet.identity.store import PatientRow
@@ -64,7 +65,6 @@ __all__ = [
     "update_contact",
 ]
 
-MAJORITY_AGE = 18
 MAJORITY_ACTOR = Actor(kind=ActorKind.SYSTEM, id="space-majority", auth_method=AuthMethod.SYSTEM,
                        name="passage de l'espace à son titulaire")  # fmt: skip
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9-]{1,63})+$")
@@ -323,10 +323,6 @@ def _profile(uow: UnitOfWork, patient_id: str) -> AccessProfileRow:
 # --- the space passes to its holder ------------------------------------------------------------------------------
 
 
-def _age(born: dt.date, today: dt.date) -> int:
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
 def _transfer_texts(patient: PatientRow, reason: str, today: dt.date) -> tuple[str, str, str]:
     """(title, text for the holder, text for a former representative)."""
     why = "de sa majorité" if reason == "majority" else "de la fin de sa mesure de protection"
@@ -385,7 +381,7 @@ def end_protection(*, uow: UnitOfWork, actor: Actor, patient_id: str) -> list[st
     if current is not None:
         current.ended_at, current.updated_at = now, now
     _profile(uow, patient.id).protected_adult = False
-    if _age(patient.birth_date, lifecycle.local_today(uow)) < MAJORITY_AGE:  # a minor: the parents stay
+    if age_on(patient.birth_date, lifecycle.local_today(uow)) < MAJORITY_AGE:  # a minor: the parents stay
         audit.record(uow=uow, actor=actor, action="space.protection_end", patient_id=patient.id,
                      detail={"representatives": [], "minor": True})  # fmt: skip
         return []
@@ -435,7 +431,7 @@ def majority_due(*, platform: Platform, limit: int = 10_000) -> TransferReport:
             patient = uow.patients.get(patient_id)
             profile = uow.access.profile(patient_id)
             if (patient is None or (profile is not None and profile.protected_adult)
-                    or _age(patient.birth_date, lifecycle.local_today(uow)) < MAJORITY_AGE
+                    or age_on(patient.birth_date, lifecycle.local_today(uow)) < MAJORITY_AGE
                     or not uow.access.representatives(patient_id)):  # fmt: skip
                 continue
             representatives += len(_transfer(uow, patient, "majority", MAJORITY_ACTOR))
