@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, func, select
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from carnet.storage.orm import Base, IdColumn, TimestampMixin, UTCDateTime, new_id
@@ -192,11 +192,26 @@ class SpaceRepository:
         return list(self.session.scalars(stmt))
 
     def locked_member(self, member_id: str, status: str) -> MemberRow | None:
-        """The member, locked for this transaction (PostgreSQL; SQLite serialises writers), if still in ``status``:
-        another run may have handled it meanwhile."""
-        stmt = select(MemberRow).where(MemberRow.id == member_id, MemberRow.status == status)
-        if self.session.get_bind().dialect.name == "postgresql":
+        """The member, claimed for this transaction, if still in ``status`` (another run may have handled it
+        meanwhile, or holds it now): the caller changes its status in the same transaction, so two runners of the
+        same step never both handle a member.
+
+        PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` (a member another runner holds is skipped; once that runner
+        committed, the row no longer matches ``status``). SQLite: the claim is a conditional ``UPDATE`` issued
+        first, which takes the database's write lock (waiting for another writer's commit, then reading the
+        committed row) and matches only while the member is in ``status``; the lock is held until this
+        transaction ends. A plain ``SELECT`` would not do: pysqlite reads outside any transaction, so two runners
+        both saw the member still to handle (the concurrent-campaign test)."""
+        where = (MemberRow.id == member_id, MemberRow.status == status)
+        stmt = select(MemberRow).where(*where).execution_options(populate_existing=True)
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
+        elif dialect == "sqlite":
+            claim = update(MemberRow).where(*where).values(updated_at=MemberRow.updated_at)
+            claimed = self.session.execute(claim.execution_options(synchronize_session=False))
+            if getattr(claimed, "rowcount", 0) != 1:
+                return None
         return self.session.scalars(stmt).one_or_none()
 
     def counts(self, campaign_id: str) -> dict[str, int]:
