@@ -1,12 +1,17 @@
-"""Serving the API with uvicorn: the HTTP protocol to use with several workers (``--http``).
+"""Serving the API with uvicorn: the HTTP protocol and event loop to use (``--http``, ``--loop``).
 
-``uvicorn carnet.api.app:app_from_environment --factory --workers N --http carnet.api.server:H11NoDelayProtocol``
+``uvicorn carnet.api.app:app_from_environment --factory --workers N --http carnet.api.server:HttpToolsNoDelayProtocol
+--loop uvloop``
 
-With ``--workers`` > 1, uvicorn binds the listening socket itself and hands it to the worker processes with its
-protocol number left at 0; asyncio then does not recognise the accepted connections as TCP and leaves Nagle's
-algorithm on (uvicorn issue #3149, Linux). A response is written in two segments (head, then body): the second
-waits for the client's delayed acknowledgement, about 40 ms, on every keep-alive request after the first. This
-protocol sets ``TCP_NODELAY`` on each connection, as a single uvicorn process already does.
+- **httptools and uvloop** (uvicorn's C HTTP parser and libuv event loop, pinned dependencies of the project):
+  they cost less CPU per request than h11 and asyncio's loop (docs/benchmarks.md, ``carnet bench api``).
+- **TCP_NODELAY on every connection.** With ``--workers`` > 1, uvicorn binds the listening socket itself and hands
+  it to the worker processes with its protocol number left at 0; asyncio's loop then does not recognise the
+  accepted connections as TCP and leaves Nagle's algorithm on (uvicorn issue #3149, Linux). A response is written
+  in two segments (head, then body): the second waits for the client's delayed acknowledgement, about 40 ms, on
+  every keep-alive request after the first. uvicorn's h11 and httptools protocols both have it under asyncio's
+  loop; uvloop sets ``TCP_NODELAY`` itself. The protocols here set it on each connection whatever the loop, as a
+  single uvicorn process already does.
 """
 
 from __future__ import annotations
@@ -15,8 +20,14 @@ import asyncio
 import socket
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["H11NoDelayProtocol", "set_nodelay"]
+__all__ = ["HTTP_PROTOCOL", "LOOP", "H11NoDelayProtocol", "HttpToolsNoDelayProtocol", "set_nodelay"]
+
+# What ``carnet bench api`` gives uvicorn (``--http`` and ``--loop``). ``carnet serve`` (one process, its socket
+# bound by asyncio, so TCP_NODELAY already on) gets httptools and uvloop from uvicorn's ``auto`` choice.
+HTTP_PROTOCOL = "carnet.api.server:HttpToolsNoDelayProtocol"
+LOOP = "uvloop"
 
 
 def set_nodelay(transport: asyncio.BaseTransport) -> bool:
@@ -33,6 +44,14 @@ def set_nodelay(transport: asyncio.BaseTransport) -> bool:
 
 class H11NoDelayProtocol(H11Protocol):
     """uvicorn's h11 protocol, with ``TCP_NODELAY`` on every accepted connection."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        set_nodelay(transport)
+        super().connection_made(transport)
+
+
+class HttpToolsNoDelayProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with ``TCP_NODELAY`` on every accepted connection."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         set_nodelay(transport)

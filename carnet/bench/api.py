@@ -36,6 +36,7 @@ from typing import Any, cast
 import httpx
 
 from carnet.access.model import Actor, ActorKind, AuthMethod
+from carnet.api.server import HTTP_PROTOCOL, LOOP
 from carnet.bench.identity import _cpu_model, _header, _n
 from carnet.bench.record import (
     DEPOSIT_BRANCH,
@@ -54,6 +55,12 @@ from carnet.errors import ValidationError
 
 Echo = Callable[[str], None]
 BACKENDS = ("sqlite", "postgresql", "both")
+# ``--http``: uvicorn's protocol and loop. httptools + uvloop is what ``carnet serve`` runs; h11 + asyncio is what
+# ran before they were dependencies (kept to compare).
+SERVERS = {
+    "httptools": (HTTP_PROTOCOL, LOOP),
+    "h11": ("carnet.api.server:H11NoDelayProtocol", "asyncio"),
+}
 TARGETS = {"submissions_per_s": 200.0, "search_p95_ms": 30.0, "reads_per_s": 2000.0}
 # Untimed requests first, so that the figures are those of running workers (each worker verifies each token once,
 # builds the FHIR models' validators, compiles its statements ...), not of their start.
@@ -80,13 +87,14 @@ def _bundle(content: bytes, patient: PatientRef) -> dict[str, Any]:
 class _Server:
     """uvicorn in a child process with the platform's settings in its environment."""
 
-    def __init__(self, env: dict[str, str], port: int, workers: int) -> None:
+    def __init__(self, env: dict[str, str], port: int, workers: int, http: str = "httptools") -> None:
         self.url = f"http://127.0.0.1:{port}"
+        protocol, loop = SERVERS[http]
         command = [sys.executable, "-m", "uvicorn", "carnet.api.app:app_from_environment", "--factory",
                    "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                    # TCP_NODELAY on every connection: without it, uvicorn's workers wait ~40 ms per keep-alive
                    # request for the client's delayed ACK (see carnet.api.server).
-                   "--http", "carnet.api.server:H11NoDelayProtocol",
+                   "--http", protocol, "--loop", loop,
                    "--log-level", "warning", "--no-access-log"]  # fmt: skip
         self.process = subprocess.Popen(command, env={**os.environ, **env})  # noqa: S603 - our own command
         deadline = time.monotonic() + 60
@@ -261,7 +269,7 @@ def _expect(status: int) -> Callable[[Answer], None]:
 
 def _bench_backend(
     name: str, url: str, *, folder: Path, documents: int, patient_documents: int, submissions: int, searches: int,
-    reads: int, clients: int, workers: int, echo: Echo,
+    reads: int, clients: int, workers: int, http: str, echo: Echo,
 ) -> dict[str, Any]:  # fmt: skip
     from carnet.access import service as access
     from carnet.auth.devidp import DevIdentityProvider, professional_claims
@@ -330,9 +338,9 @@ def _bench_backend(
             access.join_care_team(uow=uow, actor=member, patient_id=patient_id)
         uow.commit()
     volume = sum(len(base64.b64decode(_binary_data(b[2]))) for b in bodies[:50]) / min(50, len(bodies))
-    server = _Server(env, port, workers)
+    server = _Server(env, port, workers, http)
     try:
-        echo(f"uvicorn : {workers} processus sur {server.url}")
+        echo(f"uvicorn ({http}) : {workers} processus sur {server.url}")
         warm, timed = bodies[:WARMUP_SUBMISSIONS], bodies[WARMUP_SUBMISSIONS:]
         asyncio.run(_concurrent(server.url, headers, warm, clients, _expect(200)))
         submitted = _measured(
@@ -384,11 +392,13 @@ def _binary_data(bundle: dict[str, Any]) -> str:
 
 def run(
     *, documents: int, patient_documents: int, submissions: int, searches: int, reads: int, clients: int,
-    workers: int, backend: str, echo: Echo,
+    workers: int, backend: str, echo: Echo, http: str = "httptools",
 ) -> dict[str, Any]:  # fmt: skip
     """Run the measurements on each backend, print them and return them."""
     if backend not in BACKENDS:
         raise ValidationError(f"backend inconnu « {backend} » : sqlite, postgresql ou both attendu", field="backend")
+    if http not in SERVERS:
+        raise ValidationError(f"--http : « {http} » inconnu, httptools ou h11 attendu", field="http")
     for label, value in (("documents", documents), ("patient-documents", patient_documents),
                          ("submissions", submissions), ("searches", searches), ("reads", reads),
                          ("clients", clients), ("workers", workers)):  # fmt: skip
@@ -398,7 +408,7 @@ def run(
         raise ValidationError("--documents doit être au moins --patient-documents", field="documents")
     echo(f"carnet bench api — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC — {_cpu_model()}, {os.cpu_count()} cœurs")
     common: dict[str, Any] = dict(documents=documents, patient_documents=patient_documents, submissions=submissions,
-                  searches=searches, reads=reads, clients=clients, workers=workers, echo=echo)  # fmt: skip
+                  searches=searches, reads=reads, clients=clients, workers=workers, http=http, echo=echo)  # fmt: skip
     results: dict[str, Any] = {}
     if backend in ("sqlite", "both"):
         _header(echo, "SQLite")

@@ -1,4 +1,4 @@
-"""The HTTP protocol for several uvicorn workers turns Nagle's algorithm off on every connection."""
+"""The HTTP protocols for several uvicorn workers turn Nagle's algorithm off on every connection, on either loop."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from carnet.api.server import H11NoDelayProtocol
+from carnet.api.server import H11NoDelayProtocol, HttpToolsNoDelayProtocol
 
 
 async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -20,13 +23,13 @@ async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"bonjour"})
 
 
-def _nodelay_of_served_connections(protocol: type) -> list[int]:
+def _nodelay_of_served_connections(protocol: type, loop: str) -> list[int]:
     # The listening socket as uvicorn's multiprocess supervisor makes it (Config.bind_socket: protocol number 0).
     listener = socket.socket(family=socket.AF_INET)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    config = uvicorn.Config(_hello, http=protocol, lifespan="off", log_level="warning")
+    config = uvicorn.Config(_hello, http=protocol, loop=loop, lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
@@ -47,6 +50,14 @@ def _nodelay_of_served_connections(protocol: type) -> list[int]:
         listener.close()
 
 
-def test_connections_accepted_on_a_socket_bound_by_the_supervisor_have_tcp_nodelay() -> None:
-    flags = _nodelay_of_served_connections(H11NoDelayProtocol)
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("protocol", [H11NoDelayProtocol, HttpToolsNoDelayProtocol])
+def test_connections_accepted_on_a_socket_bound_by_the_supervisor_have_tcp_nodelay(protocol: type, loop: str) -> None:
+    flags = _nodelay_of_served_connections(protocol, loop)
     assert flags and all(flag != 0 for flag in flags)
+
+
+@pytest.mark.parametrize("protocol", [H11Protocol, HttpToolsProtocol])
+def test_uvicorns_own_protocols_leave_nagle_on_under_asyncio(protocol: type) -> None:
+    """Why the protocols above exist: the problem is there for both of uvicorn's HTTP protocols (issue #3149)."""
+    assert _nodelay_of_served_connections(protocol, "asyncio") == [0]
