@@ -198,15 +198,17 @@ def open_due() -> None:
 
 @space_app.command("purge-due")
 def purge_due() -> None:
-    """Tâche quotidienne : supprimer les documents des espaces fermés dont la durée de conservation est écoulée."""
+    """Tâche quotidienne : supprimer les documents et les données des espaces fermés dont la durée de conservation
+    est écoulée."""
     from carnet.space import lifecycle
 
     with _platform() as platform:
         report = lifecycle.purge_due(platform=platform)
         years = platform.settings.space_retention_years
     typer.echo(f"{report.spaces} espace(s) fermé(s) depuis plus de {years} an(s) purgé(s) : {report.documents} "
-               f"document(s) supprimé(s) ; {report.blobs_removed} contenu(s) effacé(s), {report.blobs_kept} "
-               "conservé(s) car utilisé(s) ailleurs.")  # fmt: skip
+               f"document(s) supprimé(s), {report.data_rows} autre(s) donnée(s) de l'espace supprimée(s) (profil, "
+               f"agenda, remboursements, autorisations, notifications) ; {report.blobs_removed} contenu(s) "
+               f"effacé(s), {report.blobs_kept} conservé(s) car utilisé(s) ailleurs.")  # fmt: skip
 
 
 @space_app.command("majority-due")

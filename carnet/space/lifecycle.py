@@ -12,8 +12,11 @@ own action. Dates are French legal days of the injected clock (``uow.clock``).
 - **Closure**: the holder closes an open space; the documents are kept for the retention period (setting
   ``CARNET_SPACE_RETENTION_YEARS``, ten years by default), during which re-opening restores everything as it was.
 - **Purge** (:func:`purge_due`, ``carnet space purge-due``): past the retention period the record's documents are
-  deleted logically (:func:`carnet.record.service.purge`, traced one by one), then their contents are removed from
-  the blob store unless another row still needs them; idempotent and resumable (two phases, each committed).
+  deleted logically (:func:`carnet.record.service.purge`, traced one by one) and the rest of the space's content
+  removed (:mod:`carnet.space.lifecycle_purge`: profile, agenda, reimbursements, authorisations, notifications…;
+  what is kept and why is its inventory), in one transaction per space traced ``space.purge`` with the counts per
+  kind; then the documents' contents are removed from the blob store unless another row still needs them;
+  idempotent and resumable (two phases, each committed per space).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from carnet.access import service as access
@@ -277,7 +280,8 @@ def reopen(*, uow: UnitOfWork, actor: Actor, patient_id: str,
     audit.record(uow=uow, actor=actor, action="space.reopen", patient_id=patient.id,
                  detail={"from": status.value, "purged": purged}, **granted.audit_kwargs())  # fmt: skip
     body = ("Votre espace santé est de nouveau ouvert."
-            + (" Les documents de l'espace fermé ont été supprimés à la fin de leur durée de conservation."
+            + (" Les documents et les données de l'espace fermé (profil de santé, agenda, remboursements, "
+               "autorisations, messagerie) ont été supprimés à la fin de leur durée de conservation."
                if purged else " Vous retrouvez tout ce qu'il contenait."))  # fmt: skip
     space_notification(uow, patient.id, title="Votre espace santé est ouvert", body=body, detail={"event": "reopened"})
     uow.flush()
@@ -296,10 +300,15 @@ class DeletableBlobs(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PurgeReport:
-    spaces: int = 0  # closed spaces whose documents were deleted in this run
+    spaces: int = 0  # closed spaces purged in this run
     documents: int = 0
     blobs_removed: int = 0
     blobs_kept: int = 0  # contents still needed by another row
+    data: dict[str, int] = field(default_factory=dict)  # other rows removed (or changed), per kind, over the spaces
+
+    @property
+    def data_rows(self) -> int:
+        return sum(self.data.values())
 
 
 def _closed_before(today: dt.date, years: int) -> dt.datetime:
@@ -310,13 +319,16 @@ def _closed_before(today: dt.date, years: int) -> dt.datetime:
 
 
 def purge_due(*, platform: Platform, retention_years: int | None = None, limit: int = 1000) -> PurgeReport:
-    """Purge every closed space past retention (documents deleted logically, then contents no other row needs
-    removed from the blob store). Each space in its own transactions; a run stopped half-way is finished by the
-    next one; a space re-opened meanwhile is left alone."""
+    """Purge every closed space past retention (documents deleted logically and the space's other content removed,
+    in one transaction per space; then the contents no other row needs removed from the blob store). A run stopped
+    half-way is finished by the next one; a space re-opened meanwhile is left alone."""
+    from carnet.space.lifecycle_purge import purge_space_data
+
     years = retention_years or platform.settings.space_retention_years
     with platform.uow() as uow:
         due = SpaceRepository(uow.session).closures_due(_closed_before(local_today(uow), years), limit)
     spaces = documents = 0
+    data: dict[str, int] = {}
     for closure_id in due:
         with platform.uow() as uow:
             closure = SpaceRepository(uow.session).closure(closure_id)
@@ -325,17 +337,24 @@ def purge_due(*, platform: Platform, retention_years: int | None = None, limit: 
                 continue
             from carnet.record import service as record
 
-            entries = record.purge(uow=uow, actor=PURGE_ACTOR, patient_id=closure.patient_id)
+            patient_id = closure.patient_id
+            entries = record.purge(uow=uow, actor=PURGE_ACTOR, patient_id=patient_id)
             now = uow.clock.now()
+            removed = purge_space_data(uow.session, patient_id, now)
+            closure = SpaceRepository(uow.session).closure(closure_id)
+            assert closure is not None
             closure.purged_at, closure.purged_documents, closure.updated_at = now, len(entries), now
             closure.contents = sorted({e.sha256 for e in entries})
-            audit.record(uow=uow, actor=PURGE_ACTOR, action="space.purge", patient_id=closure.patient_id,
-                         detail={"documents": len(entries), "closed_at": closure.closed_at.isoformat(),
-                                 "retention_years": years})  # fmt: skip
+            audit.record(uow=uow, actor=PURGE_ACTOR, action="space.purge", patient_id=patient_id,
+                         detail={"documents": len(entries), "removed": removed,
+                                 "closed_at": closure.closed_at.isoformat(), "retention_years": years})  # fmt: skip
             uow.commit()
             spaces, documents = spaces + 1, documents + len(entries)
-    removed, kept = _remove_contents(platform, limit)
-    return PurgeReport(spaces=spaces, documents=documents, blobs_removed=removed, blobs_kept=kept)
+            for kind, n in removed.items():
+                if n:
+                    data[kind] = data.get(kind, 0) + n
+    removed_blobs, kept = _remove_contents(platform, limit)
+    return PurgeReport(spaces=spaces, documents=documents, blobs_removed=removed_blobs, blobs_kept=kept, data=data)
 
 
 def _remove_contents(platform: Platform, limit: int) -> tuple[int, int]:
