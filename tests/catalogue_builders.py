@@ -14,13 +14,15 @@ CALLBACK = "http://127.0.0.1:8765/callback"
 
 
 def tensio(**overrides: Any) -> catalogue.ApplicationIn:
-    """A blood-pressure diary app that wants the summaries, the reports and the vitals."""
+    """A blood-pressure diary app that wants to read the summaries, the reports and the vitals, and to add the
+    measures of its cuff (vitals) and the follow-up appointments it books (agenda)."""
     values: dict[str, Any] = {
         "name": "Tensio",
         "publisher": "Tensio SAS",
         "description": "Carnet de suivi de la tension artérielle, relié aux synthèses de votre médecin.",
         "website": "https://tensio-app.fr",
         "categories": ["11", "10", "vitals"],
+        "feeds": ["vitals", "agenda"],
         "redirect_uris": [CALLBACK],
         "security_statement": "Hébergement certifié HDS, chiffrement TLS 1.3, journalisation des accès.",
         "interoperability_statement": "Lecture FHIR R4 (DocumentReference, Observation), SMART on FHIR, PKCE.",
@@ -37,12 +39,13 @@ def all_met(**unmet: str) -> list[Assessment]:
 
 
 def referenced_app(platform: Any, *, granted: tuple[str, ...] = ("11", "vitals"), months: int = 24,
-                   **overrides: Any) -> str:  # fmt: skip
-    """An app applied, reviewed favourably and signed; returns its id (its client id)."""
+                   fed: tuple[str, ...] = (), **overrides: Any) -> str:  # fmt: skip
+    """An app applied, reviewed favourably and signed (reading ``granted``, feeding ``fed``); returns its id."""
     with platform.uow() as uow:
         app_id = catalogue.apply(uow=uow, member=PUBLISHER, application=tensio(**overrides))
         catalogue.review(uow=uow, member=COMMISSION, app_id=app_id, assessments=all_met(), opinion=Opinion.FAVOURABLE,
                          comment="Dossier complet, critères remplis.")  # fmt: skip
-        catalogue.sign(uow=uow, member=OPERATOR, app_id=app_id, categories=list(granted), months=months)
+        catalogue.sign(uow=uow, member=OPERATOR, app_id=app_id, categories=list(granted), months=months,
+                       feeds=list(fed))  # fmt: skip
         uow.commit()
     return app_id

@@ -35,7 +35,7 @@ from carnet.api.deps import CallerDep, UowDep, actor_on, request_context, search
 from carnet.api.documents import _app_patient_id, actor_for_patient
 from carnet.api.outcome import FhirError, fhir_response
 from carnet.auth.claims import Caller
-from carnet.auth.scopes import require_scope
+from carnet.auth.scopes import require_scope, require_scope_traced
 from carnet.errors import NotFound
 from carnet.space import agenda, agenda_ics, reimbursements
 from carnet.storage.uow import UnitOfWork
@@ -262,7 +262,7 @@ def _page(request: Request, found: dict[str, list[str]], resources: list[dict[st
 @router.post("/fhir/Appointment", response_class=JSONResponse, status_code=201)
 async def create_appointment(request: Request, caller: CallerDep, uow: UowDep) -> JSONResponse:
     """Add an event (``create``): 201 with it."""
-    require_scope(caller, "Appointment", "c")
+    require_scope_traced(uow, caller, "Appointment", "c", trace="agenda.event_refused")
     body = _validated(await _json(request, "Appointment"))
     patient_id, event = event_from(body)
     actor = actor_for_patient(uow, caller, patient_id)

@@ -4,7 +4,8 @@
   patient portal's consent screen, ``/applications/autoriser``: the holder is signed in there).
 - ``GET /catalogue/jwks``: the keys the apps' tokens are signed with.
 - ``POST /catalogue/token``: ``authorization_code`` with PKCE, public clients (``client_id`` in the form).
-- ``GET /catalogue/apps``: the referenced apps (name, publisher, description, categories, convention's end).
+- ``GET /catalogue/apps``: the referenced apps (name, publisher, description, categories read and fed,
+  convention's end).
 
 :func:`install` adds the catalogue's issuer to the API's trusted issuers and wraps the validator with the
 revocation check (:class:`carnet.catalogue.oauth.CheckedValidator`).
@@ -19,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from carnet.catalogue import service
-from carnet.catalogue.model import CATEGORIES, category_label, read_scopes
+from carnet.catalogue.model import CATEGORIES, FEEDS, category_label, token_scopes
 from carnet.catalogue.oauth import CatalogueIssuer, CheckedValidator, refusal_checker
 from carnet.settings import Settings
 
@@ -57,7 +58,8 @@ def metadata(request: Request) -> JSONResponse:
         "grant_types_supported": ["authorization_code"],
         "token_endpoint_auth_methods_supported": ["none"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": sorted({s for c in CATEGORIES for s in c.scopes} | {"launch/patient"}),
+        "scopes_supported": sorted({s for c in CATEGORIES for s in c.scopes} | {f.scope for f in FEEDS}
+                                   | {"launch/patient"}),
         "authorization_response_iss_parameter_supported": True,
     })  # fmt: skip
 
@@ -122,7 +124,7 @@ async def token(request: Request) -> JSONResponse:
         issued = await run_in_threadpool(redeem)
     except service.TokenRequestError as exc:
         return _oauth_error(exc.error, exc.description, exc.status)
-    scopes = read_scopes(issued.categories)
+    scopes = token_scopes(issued.categories, issued.feeds)
     return JSONResponse({"access_token": _issuer(request).mint(issued, scopes), "token_type": "Bearer",
                          "expires_in": issued.lifetime, "scope": " ".join(scopes), "patient": issued.patient_id},
                         headers=_NO_STORE)  # fmt: skip
@@ -137,5 +139,6 @@ def apps(request: Request) -> JSONResponse:
         "client_id": a.id, "name": a.name, "publisher": a.publisher, "description": a.description,
         "website": a.website,
         "categories": [{"code": c, "label": category_label(c)} for c in a.categories_granted],
+        "feeds": [{"code": c, "label": category_label(c)} for c in a.feed_granted or []],
         "convention_ends_at": a.convention_ends_at.isoformat() if a.convention_ends_at else None,
     } for a in found]})  # fmt: skip

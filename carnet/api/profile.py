@@ -30,7 +30,7 @@ from carnet.api.deps import CallerDep, UowDep, actor_on, request_context, search
 from carnet.api.documents import _app_patient_id, actor_for_patient
 from carnet.api.outcome import FhirError, fhir_response
 from carnet.auth.claims import Caller
-from carnet.auth.scopes import require_scope
+from carnet.auth.scopes import require_scope, require_scope_traced
 from carnet.errors import NotFound
 from carnet.space import profile
 from carnet.space import profile_fhir as fhir
@@ -215,7 +215,7 @@ def search_observations(request: Request, caller: CallerDep, uow: UowDep) -> JSO
 @router.post("/fhir/Observation", response_class=JSONResponse, status_code=201)
 async def create_observation(request: Request, caller: CallerDep, uow: UowDep) -> JSONResponse:
     """Record a measure (``create``): the holder, or an app with a write grant on the vitals. 201 with it."""
-    require_scope(caller, "Observation", "c")
+    require_scope_traced(uow, caller, "Observation", "c", trace="profile.vital_refused")
     body = await _body(request, "Observation")
     patient_id, measurement = fhir.measurement_from(body)
     actor = actor_for_patient(uow, caller, patient_id)
@@ -266,7 +266,7 @@ def search_immunizations(request: Request, caller: CallerDep, uow: UowDep) -> JS
 @router.post("/fhir/Immunization", response_class=JSONResponse, status_code=201)
 async def create_immunization(request: Request, caller: CallerDep, uow: UowDep) -> JSONResponse:
     """Record a vaccination (``create``): the holder, the professional who gave it, an app with a write grant."""
-    require_scope(caller, "Immunization", "c")
+    require_scope_traced(uow, caller, "Immunization", "c", trace="profile.immunization_refused")
     body = await _body(request, "Immunization")
     patient_id, given = fhir.immunization_from(body)
     actor = actor_for_patient(uow, caller, patient_id)
@@ -313,7 +313,7 @@ def search_allergies(request: Request, caller: CallerDep, uow: UowDep) -> JSONRe
 @router.post("/fhir/AllergyIntolerance", response_class=JSONResponse, status_code=201)
 async def create_allergy(request: Request, caller: CallerDep, uow: UowDep) -> JSONResponse:
     """Record an allergy (``create``): the holder, a professional, an app with a write grant."""
-    require_scope(caller, "AllergyIntolerance", "c")
+    require_scope_traced(uow, caller, "AllergyIntolerance", "c", trace="profile.allergy_refused")
     body = await _body(request, "AllergyIntolerance")
     patient_id, allergy = fhir.allergy_from(body)
     actor = actor_for_patient(uow, caller, patient_id)

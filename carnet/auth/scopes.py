@@ -7,10 +7,14 @@ the access decision bounds it further. Professionals and patients have no scopes
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from carnet.access.model import ActorKind
+from carnet.access.model import Actor, ActorKind
 from carnet.auth.claims import Caller
 from carnet.errors import Forbidden
+
+if TYPE_CHECKING:
+    from carnet.storage.uow import UnitOfWork
 
 _SCOPE = re.compile(r"^(patient|user|system)/(\*|[A-Z][A-Za-z]+)\.(\*|read|write|[cruds]+)$")
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
@@ -33,12 +37,35 @@ def permits(scopes: frozenset[str], resource_type: str, interaction: str) -> boo
     return False
 
 
+def _refusal(caller: Caller, resource_type: str, interaction: str) -> Forbidden | None:
+    if caller.kind != ActorKind.APP or permits(caller.scopes, resource_type, interaction):
+        return None
+    return Forbidden(
+        f"la portée de l'application ne couvre pas {resource_type} ({interaction}) ; portées : "
+        + (" ".join(sorted(caller.scopes)) or "aucune")
+    )
+
+
 def require_scope(caller: Caller, resource_type: str, interaction: str) -> None:
     """Refuse an app whose scopes do not cover the interaction; other callers pass (the access rules decide)."""
-    if caller.kind != ActorKind.APP:
+    refused = _refusal(caller, resource_type, interaction)
+    if refused is not None:
+        raise refused
+
+
+def require_scope_traced(uow: UnitOfWork, caller: Caller, resource_type: str, interaction: str, *, trace: str) -> None:
+    """:func:`require_scope`, the refusal of an app traced at once (``trace``, outcome denied) in the history of the
+    holder its token names: an app trying to add what the holder did not let it feed leaves a trace, as a refusal
+    of the access decision does."""
+    refused = _refusal(caller, resource_type, interaction)
+    if refused is None:
         return
-    if not permits(caller.scopes, resource_type, interaction):
-        raise Forbidden(
-            f"la portée de l'application ne couvre pas {resource_type} ({interaction}) ; portées : "
-            + (" ".join(sorted(caller.scopes)) or "aucune")
-        )
+    from carnet.audit import service as audit
+
+    patient = uow.patients.by_ins(caller.ins) if caller.ins else None
+    if patient is not None:
+        actor = Actor(kind=ActorKind.APP, id=caller.subject, auth_method=caller.auth_method, name=caller.name)
+        audit.record_now(uow=uow, actor=actor, action=trace, patient_id=patient.id,
+                         detail={"reason": refused.message[:300], "resource": resource_type,
+                                 "interaction": interaction})  # fmt: skip
+    raise refused

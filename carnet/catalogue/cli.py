@@ -73,8 +73,8 @@ def apply(file: Annotated[Path, typer.Argument(help="Candidature (JSON, docs/cat
           name: Name = None) -> None:  # fmt: skip
     """L'éditeur dépose la candidature de son application ; imprime son identifiant (client_id)."""
     data = _read_json(file)
-    known = {"name", "publisher", "description", "website", "categories", "redirect_uris", "security_statement",
-             "interoperability_statement", "ethics_commitments"}  # fmt: skip
+    known = {"name", "publisher", "description", "website", "categories", "feeds", "redirect_uris",
+             "security_statement", "interoperability_statement", "ethics_commitments"}  # fmt: skip
     unknown = sorted(set(data) - known)
     if unknown:
         _fail("champs inconnus : " + ", ".join(unknown) + " (champs : " + ", ".join(sorted(known)) + ")")
@@ -82,6 +82,7 @@ def apply(file: Annotated[Path, typer.Argument(help="Candidature (JSON, docs/cat
     application = service.ApplicationIn(
         name=_string(data, "name"), publisher=_string(data, "publisher"), description=_string(data, "description"),
         website=website if isinstance(website, str) else None, categories=_strings(data, "categories"),
+        feeds=_strings(data, "feeds"),
         redirect_uris=_strings(data, "redirect_uris"), security_statement=_string(data, "security_statement"),
         interoperability_statement=_string(data, "interoperability_statement"),
         ethics_commitments=_strings(data, "ethics_commitments"),
@@ -134,13 +135,19 @@ def review(app_id: AppId, account: Account,
 
 @catalogue_app.command("sign")
 def sign(app_id: AppId, account: Account,
-         categories: Annotated[list[str], typer.Option("--categorie", help="Catégorie accordée (répéter)")],
          months: Annotated[int, typer.Option("--mois", help="Durée de la convention en mois (1 à 60)")],
+         categories: Annotated[list[str] | None, typer.Option("--categorie",
+                                                              help="Catégorie accordée en lecture (répéter)")] = None,
+         feeds: Annotated[list[str] | None, typer.Option("--alimente", "--feed",
+                                                         help="Catégorie que l'application peut alimenter "
+                                                         "(vitals, vaccinations, allergies, agenda ; répéter)")] = None,
          comment: Annotated[str | None, typer.Option("--commentaire")] = None, name: Name = None) -> None:  # fmt: skip
-    """L'opérateur signe la convention : catégories accordées (parmi celles demandées) et durée."""
+    """L'opérateur signe la convention : catégories accordées en lecture et à alimenter (parmi celles demandées) et
+    durée."""
     with _uow() as uow:
         ends = service.sign(uow=uow, member=service.Member(role=Role.OPERATOR, id=account, name=name), app_id=app_id,
-                            categories=categories, months=months, comment=comment)  # fmt: skip
+                            categories=categories or [], feeds=feeds or [], months=months,
+                            comment=comment)  # fmt: skip
         uow.commit()
     typer.echo(f"{app_id} référencée jusqu'au {ends.date().isoformat()}")
 
@@ -189,6 +196,7 @@ def list_apps(status: Annotated[StatusOpt | None, typer.Option("--statut")] = No
             found = service.reviews(uow=uow, app_id=a.id)
             out.append({"id": a.id, "name": a.name, "publisher": a.publisher, "status": a.status,
                         "categories_asked": a.categories_asked, "categories_granted": a.categories_granted,
+                        "feeds_asked": a.feed_asked, "feeds_granted": a.feed_granted,
                         "convention_ends_at": _when(a.convention_ends_at), "withdrawn_at": _when(a.withdrawn_at),
                         "opinion": found[-1].opinion if found else None})  # fmt: skip
     if as_json:
@@ -198,4 +206,6 @@ def list_apps(status: Annotated[StatusOpt | None, typer.Option("--statut")] = No
         typer.echo("aucune application")
     for item in out:
         granted = ", ".join(category_label(str(c)) for c in item["categories_granted"] or []) or "—"
-        typer.echo(f"{item['id']}\t{item['name']}\t{STATUS_LABELS[Status(str(item['status']))][0]}\t{granted}")
+        fed = ", ".join(category_label(str(c)) for c in item["feeds_granted"] or []) or "—"
+        state = STATUS_LABELS[Status(str(item["status"]))][0]
+        typer.echo(f"{item['id']}\t{item['name']}\t{state}\tlit : {granted}\talimente : {fed}")

@@ -7,6 +7,12 @@ profile, vitals, vaccinations, agenda, reimbursements). A convention grants some
 becomes a grant (``carnet.access``) whose class codes are these category codes, so the access decision bounds the
 app to them.
 
+Feed categories (:data:`FEEDS`): the space's categories an app may **add to** (vitals, vaccinations, allergies,
+agenda), granted by a convention separately from the categories it reads. The holder's connection makes them a
+second grant that writes only (``can_read=False``), so an app feeds exactly what its convention and the holder
+allow, and reads only what it reads. Documents are never fed by apps here; the health questionnaire is the
+holder's alone; reimbursements come from the insurer.
+
 The workflow (docs/catalogue.md)::
 
     applied ──review──▶ reviewed ──sign──▶ referenced ──withdraw──▶ withdrawn
@@ -31,10 +37,13 @@ __all__ = [
     "CATEGORIES",
     "CLASS_SYSTEM",
     "DOCUMENT_CODES",
+    "FEEDS",
+    "FEED_CODES",
     "STATUS_LABELS",
     "Assessment",
     "Category",
     "Criterion",
+    "Feed",
     "Opinion",
     "Role",
     "ScopeRequest",
@@ -42,12 +51,15 @@ __all__ = [
     "category",
     "category_label",
     "consent_scopes",
+    "consent_feed_scopes",
     "criteria",
+    "feed_problem",
     "months_later",
     "ordered",
     "parse_scopes",
     "read_scopes",
     "redirect_uri_problem",
+    "token_scopes",
 ]
 
 # TRE_A03-ClasseDocument, the code system of the JDV_J06 class codes (reference/nos/JDV_J06_XdsClassCode_CISIS.csv).
@@ -132,6 +144,58 @@ _BY_CODE = {c.code: c for c in CATEGORIES}
 DOCUMENT_CODES = frozenset(c.code for c in CATEGORIES if c.kind == "document")
 
 
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A category of the space an app may feed (add to), with the FHIR resource it creates.
+
+    ``scope`` stands for it on the consent screen (SMART v2, granular); ``token_scope`` is the coarse scope its
+    token carries (``carnet.auth.scopes.require_scope`` checks it on the create; the write grant bounds it further).
+    """
+
+    code: str  # a class code of the grants (carnet.access.model.GRANT_ALIASES maps it to its space: code)
+    resource: str
+    fr: str
+    en: str
+    scope: str
+    token_scope: str
+
+    def label(self, lang: str = "fr") -> str:
+        return self.en if lang == "en" else self.fr
+
+
+# The space's categories whose services accept an app's write under a write grant (carnet/space/profile.py:
+# vitals, vaccinations, allergies; carnet/space/agenda.py: the agenda, never in the past). Not fed by apps: the
+# record's documents (deposits by apps are out of scope), the health questionnaire (the holder's alone), the
+# reimbursements (the insurer's feed).
+FEEDS: tuple[Feed, ...] = (
+    Feed("vitals", "Observation", "Constantes de santé", "Vital signs",
+         f"patient/Observation.c?category={OBSERVATION_CATEGORY}|vital-signs", "patient/Observation.c"),
+    Feed("vaccinations", "Immunization", "Vaccinations", "Vaccinations", "patient/Immunization.c",
+         "patient/Immunization.c"),
+    Feed("allergies", "AllergyIntolerance", "Allergies et intolérances", "Allergies and intolerances",
+         "patient/AllergyIntolerance.c", "patient/AllergyIntolerance.c"),
+    Feed("agenda", "Appointment", "Agenda", "Agenda", "patient/Appointment.c", "patient/Appointment.c"),
+)  # fmt: skip
+_FEED_BY_CODE = {f.code: f for f in FEEDS}
+_FEED_BY_RESOURCE = {f.resource: f for f in FEEDS}
+FEED_CODES = frozenset(_FEED_BY_CODE)
+_ORDER = [c.code for c in CATEGORIES]
+_ORDER.insert(_ORDER.index("vaccinations") + 1, "allergies")
+
+
+def feed_problem(code: str) -> str | None:
+    """Why ``code`` cannot be a feed category (in French), or None when an app may feed it."""
+    if code in FEED_CODES:
+        return None
+    if code in DOCUMENT_CODES:
+        return f"{code} : une application référencée ne dépose pas de documents (elle les lit seulement)"
+    if code == "profile":
+        return "profile : le questionnaire de santé est rempli par le titulaire seul (les allergies : « allergies »)"
+    if code == "reimbursements":
+        return "reimbursements : les remboursements viennent de l'Assurance Maladie seule"
+    return f"{code[:40]} : catégorie inconnue"
+
+
 def category(code: str) -> Category | None:
     """The category of ``code``, or None."""
     return _BY_CODE.get(code)
@@ -140,7 +204,8 @@ def category(code: str) -> Category | None:
 def category_label(code: str, lang: str = "fr") -> str:
     """The label of a category code (a J06 class or a space category, with or without the access decision's
     ``space:`` namespace); the code itself when unknown."""
-    found = _BY_CODE.get(code) or _BY_CODE.get(code.removeprefix("space:"))
+    found: Category | Feed | None = _BY_CODE.get(code) or _BY_CODE.get(code.removeprefix("space:"))
+    found = found or _FEED_BY_CODE.get(code)
     if found is None and code.startswith("space:"):
         from carnet.access.matrix import SPACE_CATEGORIES
 
@@ -154,8 +219,9 @@ def category_label(code: str, lang: str = "fr") -> str:
 
 
 def ordered(codes: frozenset[str] | set[str] | list[str]) -> list[str]:
-    """Category codes in the order of :data:`CATEGORIES` (unknown codes last, sorted)."""
-    known = [c.code for c in CATEGORIES if c.code in codes]
+    """Category codes in the order of :data:`CATEGORIES` (the feeds' "allergies" after the vaccinations, as in
+    :data:`FEEDS`; unknown codes last, sorted)."""
+    known = [code for code in _ORDER if code in codes]
     return known + sorted(set(codes) - set(known))
 
 
@@ -221,7 +287,7 @@ def redirect_uri_problem(uri: str) -> str | None:
 # --- scopes ------------------------------------------------------------------------------------------------------
 
 _SCOPE = re.compile(r"^patient/([A-Z][A-Za-z]+)\.([a-z*]+)(?:\?category=([^\s&]+))?$")
-_READ_PERMISSIONS = frozenset({"r", "s", "rs", "read"})
+_V2 = re.compile(r"^c?r?u?d?s?$")  # SMART v2 permissions, in their fixed order
 CONTEXT_SCOPES = frozenset({"launch/patient"})
 # Resource types and the space category each stands for (the document classes are named by ``category=``).
 _RESOURCE_CATEGORY = {
@@ -232,6 +298,7 @@ _RESOURCE_CATEGORY = {
     "Appointment": "agenda",
     "ExplanationOfBenefit": "reimbursements",
 }
+_VITAL_SIGNS = ("vital-signs", f"{OBSERVATION_CATEGORY}|vital-signs")
 # The coarse scopes a token carries for each kind of category (carnet.auth.scopes checks them at each call; the
 # grant's categories bound the app further in the access decision).
 _TOKEN_SCOPES = {
@@ -246,12 +313,14 @@ _TOKEN_SCOPES = {
 
 @dataclass(frozen=True, slots=True)
 class ScopeRequest:
-    """What an authorization request asks for: the categories, or why it cannot be granted."""
+    """What an authorization request asks for: the categories read and fed, or why it cannot be granted."""
 
     categories: frozenset[str]
     error: str | None = None  # invalid_scope
     description: str | None = None
-    beyond: frozenset[str] = frozenset()  # categories asked for that the convention does not grant
+    beyond: frozenset[str] = frozenset()  # categories asked for reading that the convention does not grant
+    feeds: frozenset[str] = frozenset()  # the categories the app will feed (add to)
+    feed_beyond: frozenset[str] = frozenset()  # categories asked for feeding that the convention does not grant
 
 
 def _class_of(value: str) -> str | None:
@@ -261,27 +330,67 @@ def _class_of(value: str) -> str | None:
     return code if code in DOCUMENT_CODES else None
 
 
-def parse_scopes(scope: str | None, convention: frozenset[str]) -> ScopeRequest:
-    """The categories a SMART ``scope`` parameter asks for, checked against the convention's categories.
+def _rights(permission: str) -> tuple[bool, bool] | None:
+    """(reads, writes) of a SMART permission: v1 ``read``, ``write``, ``*``; v2 ``c r u d s`` in order."""
+    if permission in ("read", "write", "*"):
+        return permission != "write", permission != "read"
+    if permission and _V2.match(permission):
+        return bool(set(permission) & {"r", "s"}), bool(set(permission) & {"c", "u", "d"})
+    return None
 
-    No scope (or only ``launch/patient``) asks for every category of the convention. ``patient/DocumentReference.rs``
-    without ``category`` asks for every document class of the convention; ``?category=<TRE_A03>|<code>`` for one.
-    ``patient/Patient.r`` and ``patient/Binary.r`` add no category (the patient in context; the content of the
-    documents granted). Conventions grant reading only: a write permission is refused.
+
+def _refused(description: str) -> ScopeRequest:
+    return ScopeRequest(frozenset(), "invalid_scope", description)
+
+
+def _feed_of(word: str, resource: str, query: str | None) -> Feed | str:
+    """The feed category of a write scope, or why an app may not write there."""
+    found = _FEED_BY_RESOURCE.get(resource)
+    if found is not None and (query is None or (resource == "Observation" and query in _VITAL_SIGNS)):
+        return found
+    if resource in ("DocumentReference", "Binary"):
+        why = "une application référencée ne dépose pas de documents, elle lit ceux que le titulaire lui ouvre (.rs)"
+    elif resource == "QuestionnaireResponse":
+        why = "le questionnaire de santé est rempli par le titulaire seul"
+    else:
+        why = ("une application référencée n'alimente que les constantes de santé, les vaccinations, les allergies "
+               "et l'agenda")  # fmt: skip
+    return f"portée « {word[:120]} » : {why}"
+
+
+def parse_scopes(scope: str | None, convention: frozenset[str], feeds: frozenset[str] = frozenset()) -> ScopeRequest:
+    """The categories a SMART ``scope`` parameter asks to read and to feed, checked against the convention's
+    read categories (``convention``) and feed categories (``feeds``).
+
+    No scope (or only ``launch/patient``) asks for every category of the convention, read and fed.
+    ``patient/DocumentReference.rs`` without ``category`` asks for every document class of the convention;
+    ``?category=<TRE_A03>|<code>`` for one. ``patient/Patient.r`` and ``patient/Binary.r`` add no category (the
+    patient in context; the content of the documents granted). A write permission (v2 ``c``, ``u``, ``cu``,
+    ``cruds``…, v1 ``write``, ``*``) asks to feed the category of a feedable resource (:data:`FEEDS`; ``cruds``
+    asks to read it too); a write anywhere else (documents, the questionnaire, reimbursements, the patient) is
+    refused with the reason, as is any category beyond the convention, read or fed.
     """
     words = (scope or "").split()
     asked: set[str] = set()
+    fed: set[str] = set()
     named = False
     for word in words:
         if word in CONTEXT_SCOPES:
             continue
         match = _SCOPE.match(word)
-        if match is None:
-            return ScopeRequest(frozenset(), "invalid_scope", f"portée non prise en charge : « {word[:120]} »")
-        resource, permission, query = match.groups()
-        if permission not in _READ_PERMISSIONS:
-            why = "une application référencée lit les données que le titulaire lui ouvre, elle ne les modifie pas"
-            return ScopeRequest(frozenset(), "invalid_scope", f"portée « {word[:120]} » : {why} (.rs)")
+        rights = _rights(match.group(2)) if match else None
+        if match is None or rights is None:
+            return _refused(f"portée non prise en charge : « {word[:120]} »")
+        resource, _permission, query = match.groups()
+        reads, writes = rights
+        if writes:
+            feed = _feed_of(word, resource, query)
+            if isinstance(feed, str):
+                return _refused(feed)
+            fed.add(feed.code)
+            named = True
+        if not reads:
+            continue
         if resource in ("Patient", "Binary") and query is None:
             continue
         named = True
@@ -292,24 +401,28 @@ def parse_scopes(scope: str | None, convention: frozenset[str]) -> ScopeRequest:
                 continue
             code = _class_of(query)
             if code is None:
-                return ScopeRequest(frozenset(), "invalid_scope", f"catégorie de document inconnue (JDV_J06) : "
-                                    f"« {query[:120]} »")  # fmt: skip
+                return _refused(f"catégorie de document inconnue (JDV_J06) : « {query[:120]} »")
             asked.add(code)
-        elif resource in _RESOURCE_CATEGORY and (query is None or (resource == "Observation" and query in (
-                "vital-signs", f"{OBSERVATION_CATEGORY}|vital-signs"))):  # fmt: skip
+        elif resource in _RESOURCE_CATEGORY and (query is None or (resource == "Observation" and
+                                                                   query in _VITAL_SIGNS)):  # fmt: skip
             asked.add(_RESOURCE_CATEGORY[resource])
         else:
-            return ScopeRequest(frozenset(), "invalid_scope", f"portée non prise en charge : « {word[:120]} »")
+            return _refused(f"portée non prise en charge : « {word[:120]} »")
     if not named:
-        asked = set(convention)
-    beyond = frozenset(asked - convention)
-    if beyond:
-        labels = ", ".join(category_label(c) for c in ordered(beyond))
-        return ScopeRequest(frozenset(asked), "invalid_scope", "catégories de données hors de la convention de "
-                            f"l'application : {labels}", beyond)  # fmt: skip
-    if not asked:
-        return ScopeRequest(frozenset(), "invalid_scope", "aucune catégorie de données demandée")
-    return ScopeRequest(frozenset(asked))
+        asked, fed = set(convention), set(feeds)
+    beyond, feed_beyond = frozenset(asked - convention), frozenset(fed - feeds)
+    if beyond or feed_beyond:
+        said = []
+        if beyond:
+            said.append("catégories de données hors de la convention de l'application : "
+                        + ", ".join(category_label(c) for c in ordered(beyond)))  # fmt: skip
+        if feed_beyond:
+            said.append("catégories que la convention ne permet pas à l'application d'alimenter : "
+                        + ", ".join(category_label(c) for c in ordered(feed_beyond)))  # fmt: skip
+        return ScopeRequest(frozenset(asked), "invalid_scope", " ; ".join(said), beyond, frozenset(fed), feed_beyond)
+    if not asked and not fed:
+        return _refused("aucune catégorie de données demandée")
+    return ScopeRequest(frozenset(asked), feeds=frozenset(fed))
 
 
 def read_scopes(categories: frozenset[str]) -> list[str]:
@@ -325,6 +438,11 @@ def read_scopes(categories: frozenset[str]) -> list[str]:
     return out
 
 
+def token_scopes(categories: frozenset[str], feeds: frozenset[str] = frozenset()) -> list[str]:
+    """The scopes of an app token: those of the categories it reads, then the create of each category it feeds."""
+    return read_scopes(categories) + [f.token_scope for f in FEEDS if f.code in feeds]
+
+
 def consent_scopes(categories: frozenset[str]) -> list[str]:
     """The SMART scopes (granular, v2) that stand for these categories on the consent screen."""
     out: list[str] = []
@@ -333,6 +451,11 @@ def consent_scopes(categories: frozenset[str]) -> list[str]:
         if found is not None:
             out.extend(found.scopes)
     return out
+
+
+def consent_feed_scopes(feeds: frozenset[str]) -> list[str]:
+    """The SMART scopes (granular, v2) that stand for these feed categories on the consent screen."""
+    return [f.scope for f in FEEDS if f.code in feeds]
 
 
 def months_later(start: dt.datetime, months: int) -> dt.datetime:

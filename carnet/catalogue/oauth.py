@@ -4,13 +4,15 @@
   first use) published at ``/catalogue/jwks``. It is added to the API's trusted issuers at start-up, so the
   ordinary :class:`~carnet.auth.tokens.TokenValidator` checks the apps' tokens (signature, audience, times), in
   development as in production (the development identity provider may be off).
-- **Tokens**: ``client_id`` (the app's id), ``client_name``, ``scope`` (SMART on FHIR, read), ``patient`` (the holder's
+- **Tokens**: ``client_id`` (the app's id), ``client_name``, ``scope`` (SMART on FHIR: the reads, then the
+  creates of the categories it feeds), ``patient`` (the holder's
   INS: :mod:`carnet.auth.claims` makes the caller an app acting for that holder) and ``cnx`` (the connection).
 - **Revocation**: :class:`CheckedValidator` wraps the API's validator: a token of this issuer is refused (401) at
   every call once its connection ended, its grant was revoked, its app was withdrawn or its convention ended —
   even while the validator still remembers its signature as verified.
 - **Authorization requests** (:func:`parse_authorization`): public clients, ``response_type=code``, PKCE S256
-  mandatory, the redirect URI registered exactly, the scopes read as data categories of the convention.
+  mandatory, the redirect URI registered exactly, the scopes read as data categories of the convention, read and
+  fed.
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ class RedirectAuthError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class AuthorizationRequest:
-    """A checked authorization request: the app, the categories it will be granted, and what the code binds."""
+    """A checked authorization request: the app, the categories it will read and feed, and what the code binds."""
 
     app: AppRow
     redirect_uri: str
@@ -133,6 +135,7 @@ class AuthorizationRequest:
     code_challenge: str
     scope: str | None
     categories: frozenset[str]
+    feeds: frozenset[str] = frozenset()
 
     def fields(self) -> dict[str, str]:
         """The request again, as the consent form's hidden fields."""
@@ -184,11 +187,11 @@ def parse_authorization(uow: UnitOfWork, params: Mapping[str, list[str]]) -> Aut
     if not _PKCE.match(challenge):
         raise redirect("code_challenge mal formé (43 à 128 caractères base64url)")
     scope = _one(params, "scope", redirect)
-    asked = parse_scopes(scope, frozenset(app.categories_granted))
+    asked = parse_scopes(scope, frozenset(app.categories_granted), frozenset(app.feed_granted or ()))
     if asked.error:
         raise redirect(asked.description or "portée refusée", asked.error)
     return AuthorizationRequest(app=app, redirect_uri=redirect_uri, state=state, code_challenge=challenge,
-                                scope=scope, categories=asked.categories)  # fmt: skip
+                                scope=scope, categories=asked.categories, feeds=asked.feeds)  # fmt: skip
 
 
 def _state(params: Mapping[str, list[str]]) -> str | None:

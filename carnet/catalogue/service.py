@@ -2,10 +2,11 @@
 connections of referenced apps (connect, redeem the authorization code, disconnect), each traced in the same
 transaction.
 
-Referencing acts name no patient: their audit entries have no patient (the operator's trail). A connection is a
-grant of the holder's directory of grants (``carnet.access.service.add_grant``: the MANAGE_CONSENT decision, traced
-in the holder's history); a withdrawal ends every connection of the app and revokes its grants as the platform
-(traced in each holder's history). Dates come from ``uow.clock``.
+Referencing acts name no patient: their audit entries have no patient (the operator's trail). A connection is one
+or two grants of the holder's directory of grants (``carnet.access.service.add_grant``: the MANAGE_CONSENT decision,
+traced in the holder's history): one that reads the categories the holder let it read, one that only writes the
+categories the holder let it feed. Disconnection and withdrawal end every grant of the connection at once (a
+withdrawal as the platform, traced in each holder's history). Dates come from ``uow.clock``.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from carnet.access.model import Action, Actor, ActorKind, AuthMethod
 from carnet.audit import service as audit
 from carnet.catalogue.model import (
     CATEGORIES,
+    FEED_CODES,
     Assessment,
     Opinion,
     Role,
     Status,
     category_label,
     criteria,
+    feed_problem,
     months_later,
     ordered,
     redirect_uri_problem,
@@ -80,6 +83,7 @@ class ApplicationIn:
     interoperability_statement: str
     ethics_commitments: list[str]
     website: str | None = None
+    feeds: list[str] = field(default_factory=list)  # the categories the app asks to feed (carnet.catalogue.FEEDS)
 
 
 def _member(member: Member, role: Role) -> None:
@@ -163,9 +167,15 @@ def _problems(application: ApplicationIn) -> tuple[list[str], dict[str, Any]]:
     if unknown:
         problems.append("catégories de données inconnues : " + ", ".join(unknown[:10])
                         + " (catégories : " + ", ".join(c.code for c in CATEGORIES) + ")")  # fmt: skip
-    if not asked:
-        problems.append("au moins une catégorie de données demandée")
+    feeds = [c.strip() for c in application.feeds if c.strip()]
+    unfeedable = [p for p in dict.fromkeys(feed_problem(c) for c in feeds) if p]
+    if unfeedable:
+        problems.append("catégories à alimenter impossibles : " + " ; ".join(unfeedable[:10])
+                        + " (une application alimente : " + ", ".join(ordered(FEED_CODES)) + ")")  # fmt: skip
+    if not asked and not feeds:
+        problems.append("au moins une catégorie de données demandée (à lire ou à alimenter)")
     out["categories"] = ordered(set(asked) & known)
+    out["feeds"] = ordered(set(feeds) & FEED_CODES)
     uris = [u.strip() for u in application.redirect_uris if u.strip()]
     if not uris:
         problems.append("au moins une adresse de retour (redirect URI)")
@@ -201,10 +211,12 @@ def apply(*, uow: UnitOfWork, member: Member, application: ApplicationIn) -> str
                        field="name")  # fmt: skip
     now = uow.clock.now()
     row = AppRow(publisher_account=member.id, categories_asked=values.pop("categories"), status=Status.APPLIED.value,
-                 applied_at=now, categories_granted=[], created_at=now, updated_at=now, **values)  # fmt: skip
+                 feed_asked=values.pop("feeds"), applied_at=now, categories_granted=[], feed_granted=[],
+                 created_at=now, updated_at=now, **values)  # fmt: skip
     repo.add(row)
     uow.flush()
-    _trace(uow, member, "catalogue.apply", row, categories=row.categories_asked, redirect_uris=row.redirect_uris)
+    _trace(uow, member, "catalogue.apply", row, categories=row.categories_asked, feeds=row.feed_asked,
+           redirect_uris=row.redirect_uris)  # fmt: skip
     return row.id
 
 
@@ -261,9 +273,10 @@ def _latest_review(uow: UnitOfWork, app: AppRow) -> ReviewRow | None:
 
 
 def sign(*, uow: UnitOfWork, member: Member, app_id: str, categories: list[str], months: int,
-         comment: str | None = None) -> dt.datetime:  # fmt: skip
-    """The operator signs the convention after the commission's favourable opinion: the data categories granted
-    (some of those asked for) and the duration; the app enters the catalogue. Returns the convention's end."""
+         comment: str | None = None, feeds: list[str] | None = None) -> dt.datetime:  # fmt: skip
+    """The operator signs the convention after the commission's favourable opinion: the data categories granted for
+    reading and for feeding (some of those asked for, each) and the duration; the app enters the catalogue. Returns
+    the convention's end."""
     _member(member, Role.OPERATOR)
     app = get_app(uow=uow, app_id=app_id)
     if app.status != Status.REVIEWED.value:
@@ -281,8 +294,13 @@ def sign(*, uow: UnitOfWork, member: Member, app_id: str, categories: list[str],
     if beyond:
         problems.append("catégories non demandées par l'éditeur : " + ", ".join(category_label(c) if c in
                         {x.code for x in CATEGORIES} else c for c in beyond))  # fmt: skip
-    if not granted:
-        problems.append("au moins une catégorie de données accordée")
+    fed = [c.strip() for c in feeds or [] if c.strip()]
+    feed_beyond = [c for c in fed if c not in app.feed_asked]
+    if feed_beyond:
+        problems.append("catégories à alimenter non demandées par l'éditeur : " + ", ".join(
+            category_label(c) if c in FEED_CODES else c[:40] for c in feed_beyond))  # fmt: skip
+    if not granted and not fed:
+        problems.append("au moins une catégorie de données accordée (à lire ou à alimenter)")
     if not MIN_MONTHS <= months <= MAX_MONTHS:
         problems.append(f"durée de la convention : de {MIN_MONTHS} à {MAX_MONTHS} mois")
     if problems:
@@ -290,13 +308,14 @@ def sign(*, uow: UnitOfWork, member: Member, app_id: str, categories: list[str],
     now = uow.clock.now()
     app.status = Status.REFERENCED.value
     app.categories_granted = ordered(set(granted))
+    app.feed_granted = ordered(set(fed))
     app.decided_by, app.decided_at = member.id, now
     app.decision_comment = " ".join((comment or "").split()) or None
     app.convention_ends_at = months_later(now, months)
     app.updated_at = now
     uow.flush()
-    _trace(uow, member, "catalogue.sign", app, categories=app.categories_granted, months=months,
-           ends=app.convention_ends_at.isoformat())  # fmt: skip
+    _trace(uow, member, "catalogue.sign", app, categories=app.categories_granted, feeds=app.feed_granted,
+           months=months, ends=app.convention_ends_at.isoformat())  # fmt: skip
     return app.convention_ends_at
 
 
@@ -318,7 +337,8 @@ def refuse(*, uow: UnitOfWork, member: Member, app_id: str, reason: str) -> None
 
 def withdraw(*, uow: UnitOfWork, member: Member, app_id: str, reason: str) -> int:
     """The operator withdraws the referencing: the app leaves the catalogue and loses every access at once (each
-    holder's connection ended and its grant revoked, traced in their history; its tokens are refused from now on).
+    holder's connection ended and its grants — reading and feeding — revoked, traced in their history; its tokens are
+    refused from now on).
     Returns the number of connections ended."""
     _member(member, Role.OPERATOR)
     app = get_app(uow=uow, app_id=app_id)
@@ -353,11 +373,20 @@ class Connected:
     active: bool
 
 
+def _grant_ids(connection: ConnectionRow) -> list[str]:
+    """The grants a connection became: reading, feeding (either may be absent)."""
+    return [g for g in (connection.grant_id, connection.feed_grant_id) if g]
+
+
 def _grant_open(uow: UnitOfWork, connection: ConnectionRow, now: dt.datetime) -> bool:
-    grant = uow.access.grant(connection.grant_id)
-    if grant is None or grant.revoked_at is not None:
-        return False
-    return grant.valid_until is None or ensure_utc(grant.valid_until) > now
+    """Whether one grant of the connection still runs (the holder may revoke one of them in "qui peut accéder": the
+    other one keeps its effect; the access decision bounds each use to its own grant)."""
+    for grant_id in _grant_ids(connection):
+        grant = uow.access.grant(grant_id)
+        if grant is not None and grant.revoked_at is None and (grant.valid_until is None
+                                                               or ensure_utc(grant.valid_until) > now):  # fmt: skip
+            return True
+    return False
 
 
 def connections(*, uow: UnitOfWork, actor: Actor, patient_id: str) -> list[Connected]:
@@ -376,11 +405,13 @@ def connections(*, uow: UnitOfWork, actor: Actor, patient_id: str) -> list[Conne
 
 
 def _end(uow: UnitOfWork, actor: Actor, connection: ConnectionRow, reason: str) -> None:
-    """End a connection and revoke its grant (through the access service: decided and traced)."""
+    """End a connection and revoke every grant of it, reading and feeding (through the access service: decided and
+    traced)."""
     now = uow.clock.now()
-    grant = uow.access.grant(connection.grant_id)
-    if grant is not None and grant.revoked_at is None:
-        access.revoke_grant(uow=uow, actor=actor, patient_id=connection.patient_id, grant_id=grant.id)
+    for grant_id in _grant_ids(connection):
+        grant = uow.access.grant(grant_id)
+        if grant is not None and grant.revoked_at is None:
+            access.revoke_grant(uow=uow, actor=actor, patient_id=connection.patient_id, grant_id=grant.id)
     connection.ended_at, connection.ended_reason, connection.updated_at = now, reason, now
     connection.code_hash = connection.code_challenge = None
 
@@ -390,18 +421,25 @@ def _code_hash(code: str) -> str:
 
 
 def connect(*, uow: UnitOfWork, actor: Actor, patient_id: str, app_id: str, categories: frozenset[str],
-            redirect_uri: str, code_challenge: str) -> str:  # fmt: skip
-    """The holder (or their representative) accepts on the consent screen: the connection becomes a grant to the
-    app (reading the categories, until the convention's end); a previous connection of the same app is replaced.
-    Returns the authorization code (single use, 60 seconds, bound to the redirect URI and the PKCE challenge)."""
+            redirect_uri: str, code_challenge: str, feeds: frozenset[str] = frozenset()) -> str:  # fmt: skip
+    """The holder (or their representative) accepts on the consent screen: the connection becomes grants to the app
+    until the convention's end — one reading ``categories``, one only writing ``feeds`` (the categories it may add
+    to) —; a previous connection of the same app is replaced. Returns the authorization code (single use, 60
+    seconds, bound to the redirect URI and the PKCE challenge)."""
     app = get_app(uow=uow, app_id=app_id)
     now = uow.clock.now()
     if not is_live(app, now):
         raise Forbidden(f"l'application « {app.name} » n'est pas (ou plus) référencée au catalogue")
     beyond = categories - set(app.categories_granted)
-    if beyond or not categories:
+    if beyond:
         raise ValidationError("catégories hors de la convention de l'application : "
                               + ", ".join(category_label(c) for c in ordered(beyond)), field="scope")  # fmt: skip
+    feed_beyond = feeds - set(app.feed_granted)
+    if feed_beyond:
+        raise ValidationError("catégories que la convention ne permet pas à l'application d'alimenter : "
+                              + ", ".join(category_label(c) for c in ordered(feed_beyond)), field="scope")  # fmt: skip
+    if not categories and not feeds:
+        raise ValidationError("aucune catégorie de données à ouvrir à l'application", field="scope")
     if redirect_uri not in app.redirect_uris:
         raise ValidationError("adresse de retour non enregistrée pour cette application", field="redirect_uri")
     if not _PKCE.match(code_challenge or ""):
@@ -414,22 +452,33 @@ def connect(*, uow: UnitOfWork, actor: Actor, patient_id: str, app_id: str, cate
     for old in repo.connections_of_patient(patient_id):
         if old.app_id == app.id and old.ended_at is None:
             _end(uow, actor, old, "replaced")
-    grant_id = access.add_grant(uow=uow, actor=actor, patient_id=patient_id, grantee_kind="app", grantee_id=app.id,
-                                can_read=True, can_write=False, class_codes=frozenset(categories),
-                                valid_until=app.convention_ends_at)  # fmt: skip
+    # Two grants rather than one reading and writing: the access decision matches a write against the grants that
+    # write and a read against those that read, so the app reads only what it reads and feeds only what it feeds.
+    grant_id = feed_grant_id = None
+    if categories:
+        grant_id = access.add_grant(uow=uow, actor=actor, patient_id=patient_id, grantee_kind="app",
+                                    grantee_id=app.id, can_read=True, can_write=False,
+                                    class_codes=frozenset(categories), valid_until=app.convention_ends_at)  # fmt: skip
+    if feeds:
+        feed_grant_id = access.add_grant(uow=uow, actor=actor, patient_id=patient_id, grantee_kind="app",
+                                         grantee_id=app.id, can_read=False, can_write=True,
+                                         class_codes=frozenset(feeds), valid_until=app.convention_ends_at)  # fmt: skip
     code = secrets.token_urlsafe(32)
     row = ConnectionRow(app_id=app.id, patient_id=patient_id, grant_id=grant_id, categories=ordered(categories),
-                        connected_by=actor.id, code_hash=_code_hash(code), code_expires_at=now + CODE_LIFETIME,
+                        feed_grant_id=feed_grant_id, feed_categories=ordered(feeds), connected_by=actor.id,
+                        code_hash=_code_hash(code), code_expires_at=now + CODE_LIFETIME,
                         code_challenge=code_challenge, redirect_uri=redirect_uri, created_at=now,
                         updated_at=now)  # fmt: skip
     repo.add(row)
     uow.flush()
-    _trace(uow, actor, "catalogue.connect", app, patient_id, connection=row.id, categories=row.categories)
+    _trace(uow, actor, "catalogue.connect", app, patient_id, connection=row.id, categories=row.categories,
+           feeds=row.feed_categories)  # fmt: skip
     return code
 
 
 def disconnect(*, uow: UnitOfWork, actor: Actor, patient_id: str, connection_id: str) -> AppRow:
-    """The holder disconnects an app: the grant is revoked and the app's tokens are refused from now on."""
+    """The holder disconnects an app: its grants (reading and feeding) are revoked and its tokens are refused from
+    now on."""
     repo = _repo(uow)
     row = repo.connection(connection_id) if connection_id else None
     if row is None or row.patient_id != patient_id:
@@ -474,6 +523,7 @@ class Issued:
     patient_ins: str
     categories: frozenset[str]
     lifetime: int
+    feeds: frozenset[str] = frozenset()
 
 
 def redeem(*, uow: UnitOfWork, client_id: str, code: str, redirect_uri: str | None, verifier: str | None) -> Issued:
@@ -510,7 +560,7 @@ def redeem(*, uow: UnitOfWork, client_id: str, code: str, redirect_uri: str | No
     actor = Actor(kind=ActorKind.APP, id=app.id, auth_method=AuthMethod.APP_TOKEN, name=app.name)
     _trace(uow, actor, "catalogue.token", app, row.patient_id, connection=row.id)
     return Issued(row.id, app.id, app.name, row.patient_id, patient.ins_matricule, frozenset(row.categories),
-                  lifetime)  # fmt: skip
+                  lifetime, frozenset(row.feed_categories or ()))  # fmt: skip
 
 
 def _refusal(uow: UnitOfWork, row: ConnectionRow, app: AppRow, now: dt.datetime) -> str | None:

@@ -1,5 +1,6 @@
 """Persistence of the catalogue: the apps and their referencing (application, convention, withdrawal), the
-commission's reviews, and the holders' connections (each one a grant of ``carnet.access``)."""
+commission's reviews, and the holders' connections (each one a read grant and/or a feed grant of
+``carnet.access``)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class AppRow(TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text, nullable=False)
     website: Mapped[str | None] = mapped_column(String(500))
     categories_asked: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    feed_asked: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)  # categories to feed (write)
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     security_statement: Mapped[str] = mapped_column(Text, nullable=False)
     interoperability_statement: Mapped[str] = mapped_column(Text, nullable=False)
@@ -32,6 +34,7 @@ class AppRow(TimestampMixin, Base):
     applied_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
     # The convention (signed by the operator) or the refusal.
     categories_granted: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    feed_granted: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     decision_comment: Mapped[str | None] = mapped_column(Text)
@@ -62,15 +65,18 @@ class ReviewRow(TimestampMixin, Base):
 
 
 class ConnectionRow(TimestampMixin, Base):
-    """A holder's connection of an app: the grant it became, and the pending authorization code (hashed)."""
+    """A holder's connection of an app: the grants it became (one reading ``categories``, one feeding
+    ``feed_categories``; either may be absent), and the pending authorization code (hashed)."""
 
     __tablename__ = "catalogue_connections"
 
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
     app_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("catalogue_apps.id"), nullable=False)
     patient_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("patients.id"), nullable=False)
-    grant_id: Mapped[str] = mapped_column(IdColumn, ForeignKey("access_grants.id"), nullable=False)
+    grant_id: Mapped[str | None] = mapped_column(IdColumn, ForeignKey("access_grants.id"))  # reading
     categories: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    feed_grant_id: Mapped[str | None] = mapped_column(IdColumn, ForeignKey("access_grants.id"))  # feeding
+    feed_categories: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     connected_by: Mapped[str] = mapped_column(String(64), nullable=False)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     ended_reason: Mapped[str | None] = mapped_column(String(32))  # disconnected | withdrawn | replaced

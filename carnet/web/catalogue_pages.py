@@ -5,7 +5,8 @@ authorization endpoint (``/applications/autoriser``), in the patient portal.
   end) and the apps connected to the chosen space, each with its categories and a button to disconnect it.
 - ``GET /applications/autoriser``: the authorization endpoint (RFC 6749 §4.1, PKCE S256). The holder signs in
   first when needed (the request is kept in a short signed cookie meanwhile); the consent screen lists exactly
-  the categories the app will read (its convention's, or those it asked for among them) with their SMART scopes.
+  the categories the app will read and, apart, those it will add to the space (its convention's, or those it asked
+  for among them) with their SMART scopes.
   A request the app may not make (categories beyond its convention, no PKCE...) goes back to the app with the
   error and its reason, and is traced in the holder's history.
 - ``POST /applications/autoriser``: the holder's answer (CSRF token): accept connects the app (a grant of the
@@ -28,7 +29,7 @@ from carnet.access.model import ActorKind
 from carnet.auth.claims import Caller
 from carnet.catalogue import oauth
 from carnet.catalogue import service as catalogue
-from carnet.catalogue.model import category_label, consent_scopes, ordered
+from carnet.catalogue.model import category_label, consent_feed_scopes, consent_scopes, ordered
 from carnet.errors import CarnetError
 from carnet.web import session as web_session
 from carnet.web.auth import PageCallerDep, SignInRequired, page_caller
@@ -51,7 +52,8 @@ def _failure(request: Request, exc: CarnetError) -> Response:
 def _app_view(app: Any, lang: str) -> dict[str, Any]:
     return {"id": app.id, "name": app.name, "publisher": app.publisher, "description": app.description,
             "website": app.website, "until": app.convention_ends_at,
-            "categories": [category_label(c, lang) for c in app.categories_granted]}  # fmt: skip
+            "categories": [category_label(c, lang) for c in app.categories_granted],
+            "feeds": [category_label(c, lang) for c in ordered(app.feed_granted or [])]}  # fmt: skip
 
 
 @router.get("/applications")
@@ -83,7 +85,8 @@ def _connection_view(found: catalogue.Connected | None, lang: str) -> dict[str, 
     if found is None:
         return None
     return {"id": found.connection.id, "since": found.connection.created_at,
-            "categories": [category_label(c, lang) for c in ordered(found.connection.categories)]}  # fmt: skip
+            "categories": [category_label(c, lang) for c in ordered(found.connection.categories)],
+            "feeds": [category_label(c, lang) for c in ordered(found.connection.feed_categories or [])]}  # fmt: skip
 
 
 async def _caller_or_sign_in(request: Request, params: Mapping[str, list[str]]) -> Caller | Response:
@@ -151,8 +154,10 @@ def _consent(request: Request, caller: Caller, params: Mapping[str, list[str]]) 
             return _refused(request, exc, client, caller)
     categories = [{"label": category_label(c, lang), "scopes": consent_scopes(frozenset({c}))}
                   for c in ordered(asked.categories)]  # fmt: skip
+    feeds = [{"label": category_label(c, lang), "scopes": consent_feed_scopes(frozenset({c}))}
+             for c in ordered(asked.feeds)]  # fmt: skip
     response = page(request, "catalogue_consent.html", app=_app_view(asked.app, lang), categories=categories,
-                    fields=asked.fields(), **at.context())  # fmt: skip
+                    feeds=feeds, fields=asked.fields(), **at.context())  # fmt: skip
     web_session.clear_cookie(response, request.app.state.settings, REQUEST_COOKIE)
     return response
 
@@ -194,7 +199,8 @@ async def answer(request: Request, caller: PageCallerDep) -> Response:
                     no = {"error": "access_denied", "error_description": "le titulaire a refusé l'accès"}
                     return _back_to_app(asked.redirect_uri, {**no, "state": asked.state, "iss": issuer})
                 code = catalogue.connect(uow=uow, actor=at.actor, patient_id=at.patient_id, app_id=asked.app.id,
-                                         categories=asked.categories, redirect_uri=asked.redirect_uri,
+                                         categories=asked.categories, feeds=asked.feeds,
+                                         redirect_uri=asked.redirect_uri,
                                          code_challenge=asked.code_challenge)  # fmt: skip
                 uow.commit()
             except oauth.FatalAuthError as exc:

@@ -1,11 +1,14 @@
 """An app of the catalogue connects through a real OAuth 2.0 client (Authlib, authorization code with PKCE) to the
 platform served by uvicorn: the holder's consent screen lists exactly the convention's categories, the app reads a
 document with its token, then the holder disconnects it (its next call refused), it connects again and its
-referencing is withdrawn (refused again); categories beyond the convention and bad token requests are refused with
-their reasons; both backends."""
+referencing is withdrawn (refused again); an app that feeds the vitals adds a measure with its token (in the
+holder's vitals, source "app") but may not add an event while the holder did not let it feed the agenda (403,
+traced), nor a past one when it may, nor anything once withdrawn; categories beyond the convention and bad token
+requests are refused with their reasons; both backends."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 import time
@@ -23,8 +26,10 @@ from carnet.audit.store import AuditRow
 from carnet.bootstrap import Platform
 from carnet.catalogue import service as catalogue
 from carnet.catalogue.model import CLASS_SYSTEM
+from carnet.space import agenda, profile
 from carnet.web import session as web_session
 from tests.api.conftest import LiveServer
+from tests.builders import patient_as
 from tests.catalogue_builders import CALLBACK, OPERATOR, referenced_app
 from tests.web.test_pages import DOMINIQUE_INS, _dominique_with_a_summary
 
@@ -198,10 +203,13 @@ def test_bad_authorization_and_token_requests_are_refused_with_their_reasons(
     no_pkce = browser.get("/applications/autoriser", params={"response_type": "code", "client_id": app_id,
                                                              "redirect_uri": CALLBACK})  # fmt: skip
     assert parse_qs(urlsplit(no_pkce.headers["location"]).query)["error_description"][0].startswith("PKCE obligatoire")
-    writes = browser.get("/applications/autoriser", params={
-        "response_type": "code", "client_id": app_id, "redirect_uri": CALLBACK, "scope": "patient/Observation.cud",
-        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"})  # fmt: skip
-    assert "ne les modifie pas" in parse_qs(urlsplit(writes.headers["location"]).query)["error_description"][0]
+    for scope, reason in (("patient/Observation.cud", "ne permet pas à l'application d'alimenter : Constantes de "
+                           "santé"), ("patient/DocumentReference.c", "ne dépose pas de documents")):  # fmt: skip
+        writes = browser.get("/applications/autoriser", params={
+            "response_type": "code", "client_id": app_id, "redirect_uri": CALLBACK, "scope": scope,
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256"})  # fmt: skip
+        assert reason in parse_qs(urlsplit(writes.headers["location"]).query)["error_description"][0]
 
     client = _app_client(app_id, SUMMARIES)
     url, _ = client.create_authorization_url(meta["authorization_endpoint"], code_verifier=generate_token(48))
@@ -222,3 +230,93 @@ def test_bad_authorization_and_token_requests_are_refused_with_their_reasons(
     assert parse_qs(urlsplit(refused.headers["location"]).query)["error"] == ["access_denied"]
     forged = browser.post("/applications/autoriser", data={**fields, "csrf": "faux", "decision": "autoriser"})
     assert forged.status_code == 403
+
+
+VITAL_SIGNS = "http://terminology.hl7.org/CodeSystem/observation-category"
+EVENT_KIND = "https://carnet.sante.fr/fhir/CodeSystem/agenda-event-kind"
+
+
+def _weight(patient_id: str, when: dt.datetime) -> dict[str, Any]:
+    return {"resourceType": "Observation", "status": "final",
+            "category": [{"coding": [{"system": VITAL_SIGNS, "code": "vital-signs"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7", "display": "Body weight"}]},
+            "subject": {"reference": f"Patient/{patient_id}"}, "effectiveDateTime": when.isoformat(),
+            "valueQuantity": {"value": 71.5, "unit": "kg", "system": "http://unitsofmeasure.org",
+                              "code": "kg"}}  # fmt: skip
+
+
+def _appointment(patient_id: str, start: dt.datetime) -> dict[str, Any]:
+    return {"resourceType": "Appointment", "status": "booked", "description": "Contrôle tensionnel",
+            "appointmentType": {"coding": [{"system": EVENT_KIND, "code": "appointment"}]},
+            "start": start.isoformat(), "end": (start + dt.timedelta(minutes=20)).isoformat(),
+            "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}]}  # fmt: skip
+
+
+def _denied(platform: Platform, patient_id: str, action: str) -> list[dict[str, Any]]:
+    with platform.uow() as uow:
+        stmt = select(AuditRow).where(AuditRow.patient_id == patient_id, AuditRow.action == action,
+                                      AuditRow.outcome == "denied")  # fmt: skip
+        return [dict(r.detail or {}) for r in uow.session.scalars(stmt)]
+
+
+def test_an_app_feeds_the_vitals_with_its_token_but_only_what_the_holder_let_it_feed(
+    live_server: LiveServer, platform: Platform
+) -> None:
+    patient_id, _ = _dominique_with_a_summary(platform)
+    app_id = referenced_app(platform, granted=("11",), fed=("vitals", "agenda"))
+    browser = _holder_browser(live_server)
+    base, now = live_server.url, platform.clock.now()
+    scope = f"launch/patient {SUMMARIES} patient/Observation.c"
+
+    # The consent screen says apart what the app will read and what it will add to the space.
+    client = _app_client(app_id, scope)
+    url, _ = client.create_authorization_url(_server_metadata(live_server)["authorization_endpoint"],
+                                             code_verifier=generate_token(48))  # fmt: skip
+    screen = html.unescape(browser.get(url).text)
+    reads, adds = (re.findall(r"<strong>([^<]+)</strong>", part) for part in
+                   screen.split('id="alimentation"', 1))  # fmt: skip
+    assert reads == ["Synthèse"] and adds == ["Constantes de santé"]
+    assert (
+        "Ce que l'application pourra lire" in screen and "Ce que l'application pourra ajouter à votre espace" in screen
+    )
+    assert f"patient/Observation.c?category={VITAL_SIGNS}|vital-signs" in screen
+
+    app, token = _connect(live_server, browser, app_id, scope)
+    granted = token["scope"].split()
+    assert "patient/Observation.c" in granted and "patient/Observation.rs" not in granted
+    assert "patient/Appointment.c" not in granted
+
+    made = app.post(f"{base}/fhir/Observation", json=_weight(patient_id, now - dt.timedelta(hours=1)))
+    assert made.status_code == 201, made.text
+    with platform.uow() as uow:
+        (measure,) = profile.list_measures(uow=uow, actor=patient_as(patient_id), patient_id=patient_id)
+    assert measure.id == made.json()["id"] and (measure.source.kind, measure.source.id) == ("app", app_id)
+    assert app.get(f"{base}/fhir/Observation", params={"patient": patient_id}).status_code == 403  # feeds, not reads
+
+    # The agenda: the convention allows it, the holder did not: refused, and traced in the holder's history.
+    refused = app.post(f"{base}/fhir/Appointment", json=_appointment(patient_id, now + dt.timedelta(days=3)))
+    assert refused.status_code == 403 and refused.json()["resourceType"] == "OperationOutcome"
+    assert "Appointment (c)" in refused.json()["issue"][0]["diagnostics"]
+    (trace,) = _denied(platform, patient_id, "agenda.event_refused")
+    assert trace["resource"] == "Appointment" and trace["interaction"] == "c"
+
+    # Connected again with the agenda: a future event is added, a past one refused as for any app.
+    again, token = _connect(live_server, browser, app_id, "patient/Observation.c patient/Appointment.c")
+    assert {"patient/Observation.c", "patient/Appointment.c"} <= set(token["scope"].split())
+    past = again.post(f"{base}/fhir/Appointment", json=_appointment(patient_id, now - dt.timedelta(days=1)))
+    assert past.status_code == 422 and [i["expression"] for i in past.json()["issue"]] == [["Appointment.start"]]
+    booked = again.post(f"{base}/fhir/Appointment", json=_appointment(patient_id, now + dt.timedelta(days=3)))
+    assert booked.status_code == 201, booked.text
+    with platform.uow() as uow:
+        (event,) = agenda.list_events(uow=uow, actor=patient_as(patient_id), patient_id=patient_id)
+    assert (event.source_kind, event.source_id, event.status) == ("app", app_id, "booked")
+    assert again.get(f"{base}/fhir/DocumentReference", params={"patient": patient_id}).status_code == 403  # not asked
+
+    with platform.uow() as uow:
+        catalogue.withdraw(uow=uow, member=OPERATOR, app_id=app_id, reason="manquement aux engagements éthiques")
+        uow.commit()
+    after = again.post(f"{base}/fhir/Observation", json=_weight(patient_id, now - dt.timedelta(minutes=5)))
+    assert after.status_code == 401 and "retiré" in after.json()["issue"][0]["diagnostics"]
+    with platform.uow() as uow:
+        assert len(profile.list_measures(uow=uow, actor=patient_as(patient_id), patient_id=patient_id)) == 1
+        assert all(g.revoked_at is not None for g in uow.access.grants(patient_id) if g.grantee_kind == "app")

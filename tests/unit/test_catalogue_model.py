@@ -1,5 +1,6 @@
 """The catalogue's pure rules: the data categories (J06 labels as the reference has them), the scopes read as
-categories against a convention (a grid), the redirect URIs an app may register, the commission's checklist."""
+categories read and fed against a convention (a grid, and a property: never a category outside the convention),
+the redirect URIs an app may register, the commission's checklist."""
 
 from __future__ import annotations
 
@@ -8,18 +9,26 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from carnet.access.model import GRANT_ALIASES, SpaceCategory
 from carnet.catalogue.model import (
     CATEGORIES,
     CLASS_SYSTEM,
     DOCUMENT_CODES,
+    FEED_CODES,
+    FEEDS,
     category_label,
+    consent_feed_scopes,
     consent_scopes,
     criteria,
+    feed_problem,
     months_later,
     parse_scopes,
     read_scopes,
     redirect_uri_problem,
+    token_scopes,
 )
 
 J06 = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nos" / "JDV_J06_XdsClassCode_CISIS.csv"
@@ -55,7 +64,8 @@ CONVENTION = frozenset({"11", "10", "vitals"})
         ("patient/DocumentReference.rs?category=99", None, "catégorie de document inconnue"),
         ("patient/DocumentReference.rs?category=http://autre|11", None, "catégorie de document inconnue"),
         ("patient/Observation.rs?category=laboratory", None, "portée non prise en charge"),
-        ("patient/Observation.cruds", None, "ne les modifie pas"),
+        ("patient/Observation.cruds", None, "ne permet pas à l'application d'alimenter : Constantes de santé"),
+        ("patient/DocumentReference.c", None, "ne dépose pas de documents"),
         ("user/DocumentReference.rs", None, "portée non prise en charge"),
         ("openid", None, "portée non prise en charge"),
         ("patient/Patient.r", CONVENTION, None),
@@ -68,6 +78,104 @@ def test_scopes_are_read_as_categories_of_the_convention(scope: str | None, cate
         assert asked.error is None and asked.categories == frozenset(categories or ())
     else:
         assert asked.error == "invalid_scope" and error in (asked.description or "")
+
+
+FEEDING = frozenset({"vitals", "agenda"})
+
+
+@pytest.mark.parametrize(
+    ("scope", "categories", "feeds", "error"),
+    [
+        (None, CONVENTION, FEEDING, None),  # nothing named: the whole convention, read and fed
+        ("launch/patient", CONVENTION, FEEDING, None),
+        ("patient/Observation.c", set(), {"vitals"}, None),  # feeding only
+        (f"patient/Observation.c?category={VITALS}", set(), {"vitals"}, None),
+        ("patient/Observation.write", set(), {"vitals"}, None),  # SMART v1
+        ("patient/Observation.u patient/Appointment.cu", set(), {"vitals", "agenda"}, None),
+        ("patient/Observation.cruds", {"vitals"}, {"vitals"}, None),  # reads and feeds
+        ("patient/Observation.*", {"vitals"}, {"vitals"}, None),
+        (f"patient/DocumentReference.rs?category={CLASS_SYSTEM}|11 patient/Appointment.c", {"11"}, {"agenda"}, None),
+        ("patient/Immunization.c", None, None, "ne permet pas à l'application d'alimenter : Vaccinations"),
+        ("patient/AllergyIntolerance.c", None, None, "d'alimenter : Allergies et intolérances"),
+        (
+            "patient/Immunization.rs patient/Immunization.c",
+            None,
+            None,
+            "hors de la convention de l'application : Vaccinations ; catégories que la convention ne permet pas",
+        ),
+        ("patient/DocumentReference.cruds", None, None, "ne dépose pas de documents"),
+        ("patient/Binary.c", None, None, "ne dépose pas de documents"),
+        ("patient/QuestionnaireResponse.c", None, None, "rempli par le titulaire seul"),
+        ("patient/ExplanationOfBenefit.c", None, None, "n'alimente que les constantes de santé"),
+        ("patient/Patient.u", None, None, "n'alimente que les constantes de santé"),
+        ("patient/Observation.c?category=laboratory", None, None, "n'alimente que les constantes de santé"),
+        ("patient/Observation.rc", None, None, "portée non prise en charge"),  # v2 letters out of order
+        ("patient/Observation.x", None, None, "portée non prise en charge"),
+    ],
+)
+def test_write_scopes_are_read_as_feed_categories_of_the_convention(
+    scope: str | None, categories: set[str] | None, feeds: set[str] | None, error: str | None
+) -> None:
+    asked = parse_scopes(scope, CONVENTION, FEEDING)
+    if error is None:
+        assert (asked.error, asked.categories, asked.feeds) == (
+            None,
+            frozenset(categories or ()),
+            frozenset(feeds or ()),
+        )
+    else:
+        assert asked.error == "invalid_scope" and error in (asked.description or ""), asked.description
+
+
+_WORDS = st.sampled_from([
+    "launch/patient", "patient/Patient.r", "patient/Binary.r", "patient/DocumentReference.rs",
+    f"patient/DocumentReference.rs?category={CLASS_SYSTEM}|11", "patient/DocumentReference.rs?category=42",
+    "patient/DocumentReference.c", "patient/Observation.rs", "patient/Observation.c", "patient/Observation.cruds",
+    f"patient/Observation.cu?category={VITALS}", "patient/Observation.write", "patient/Immunization.rs",
+    "patient/Immunization.c", "patient/AllergyIntolerance.rs", "patient/AllergyIntolerance.cu",
+    "patient/Appointment.c", "patient/Appointment.*", "patient/QuestionnaireResponse.rs",
+    "patient/QuestionnaireResponse.c", "patient/ExplanationOfBenefit.rs", "patient/ExplanationOfBenefit.write",
+    "patient/Observation.d", "patient/Observation.read", "openid", "user/Observation.c",
+])  # fmt: skip
+_CODES = [c.code for c in CATEGORIES]
+
+
+@given(words=st.lists(_WORDS, max_size=6), convention=st.frozensets(st.sampled_from(_CODES)),
+       feeding=st.frozensets(st.sampled_from(sorted(FEED_CODES))))  # fmt: skip
+def test_parse_scopes_never_grants_a_category_outside_the_convention(
+    words: list[str], convention: frozenset[str], feeding: frozenset[str]
+) -> None:
+    asked = parse_scopes(" ".join(words), convention, feeding)
+    if asked.error is None:
+        assert asked.categories <= convention and asked.feeds <= feeding
+        assert asked.categories or asked.feeds
+        assert asked.feeds <= FEED_CODES  # never a document class, the questionnaire or the reimbursements
+    else:
+        assert asked.error == "invalid_scope" and asked.description
+        assert asked.beyond == asked.categories - convention and asked.feed_beyond == asked.feeds - feeding
+
+
+def test_the_feed_categories_are_the_space_categories_whose_services_accept_an_app() -> None:
+    assert [f.code for f in FEEDS] == ["vitals", "vaccinations", "allergies", "agenda"]
+    # Each feed category names exactly one space: category in the grants (the questionnaire is never among them).
+    assert {code: GRANT_ALIASES[code] for code in FEED_CODES} == {
+        "vitals": {SpaceCategory.VITALS.value}, "vaccinations": {SpaceCategory.VACCINATIONS.value},
+        "allergies": {SpaceCategory.ALLERGIES.value}, "agenda": {SpaceCategory.AGENDA.value}}  # fmt: skip
+    assert feed_problem("vitals") is None
+    assert "ne dépose pas de documents" in (feed_problem("11") or "")
+    assert "titulaire seul" in (feed_problem("profile") or "")
+    assert "Assurance Maladie" in (feed_problem("reimbursements") or "")
+    assert category_label("allergies") == "Allergies et intolérances" and category_label("agenda", "en") == "Agenda"
+
+
+def test_the_token_adds_the_create_of_each_fed_category_and_the_consent_screen_its_granular_scope() -> None:
+    assert token_scopes(frozenset({"11"}), frozenset({"agenda", "vitals"})) == [
+        "launch/patient", "patient/Patient.r", "patient/DocumentReference.rs", "patient/Binary.r",
+        "patient/Observation.c", "patient/Appointment.c"]  # fmt: skip
+    assert token_scopes(frozenset(), frozenset({"allergies"})) == ["launch/patient", "patient/Patient.r",
+                                                                    "patient/AllergyIntolerance.c"]  # fmt: skip
+    assert consent_feed_scopes(frozenset({"vitals", "vaccinations"})) == [
+        f"patient/Observation.c?category={VITALS}", "patient/Immunization.c"]  # fmt: skip
 
 
 def test_a_convention_without_documents_refuses_document_scopes() -> None:

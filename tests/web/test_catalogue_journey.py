@@ -1,10 +1,12 @@
 """The holder and a referenced app in a real browser (Debian's Chromium driven by Playwright): the holder browses the
-catalogue, the app sends them to the consent screen (listing exactly the convention's categories), they accept, the
-app redeems its code with Authlib and reads a document; the app shows in "qui peut accéder"; the holder disconnects
+catalogue, the app sends them to the consent screen (listing exactly the convention's categories, what it reads and
+apart what it adds to the space), they accept, the app redeems its code with Authlib, reads a document and adds a
+measure; the app shows in "qui peut accéder"; the holder disconnects
 it from the catalogue page and the app's next call is refused."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import httpx
@@ -19,6 +21,17 @@ from tests.web.test_accessibility import AXE, _summary, _violations
 from tests.web.test_patient_journey import _dominique_with_a_summary, _sign_in
 
 
+def _weight(patient_id: str, now: dt.datetime) -> dict[str, Any]:
+    """A weight measured by the app's scale an hour ago (FHIR Observation, vital-signs)."""
+    vital_signs = {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}
+    return {"resourceType": "Observation", "status": "final", "category": [{"coding": [vital_signs]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "effectiveDateTime": (now - dt.timedelta(hours=1)).isoformat(),
+            "valueQuantity": {"value": 70.2, "unit": "kg", "system": "http://unitsofmeasure.org",
+                              "code": "kg"}}  # fmt: skip
+
+
 def _accessible(page: Any) -> None:
     """axe-core finds no serious or critical violation on the page (when the test dependencies ship axe-core)."""
     if AXE.is_file():
@@ -30,7 +43,7 @@ def test_the_holder_browses_connects_an_app_on_the_consent_screen_and_disconnect
     live_server: LiveServer, platform: Platform, browser_page: Any, screenshot: Any
 ) -> None:
     patient_id, summary_id = _dominique_with_a_summary(platform)
-    app_id = referenced_app(platform, granted=("11", "vitals"))
+    app_id = referenced_app(platform, granted=("11", "vitals"), fed=("vitals",))
     page = browser_page
     _sign_in(page, live_server, "Dominique PAT-TROIS")
 
@@ -38,6 +51,7 @@ def test_the_holder_browses_connects_an_app_on_the_consent_screen_and_disconnect
     assert page.get_by_role("heading", level=1).inner_text() == "Applications référencées"
     catalogue = page.locator("#catalogue-titre + ul")
     assert "Tensio" in catalogue.inner_text() and "Synthèse, Constantes de santé" in catalogue.inner_text()
+    assert "lui permet d'ajouter à votre espace, avec votre accord : Constantes de santé" in catalogue.inner_text()
     assert "Aucune application n'est connectée" in page.locator("#connectees-titre + p").inner_text()
     screenshot(page, "01-catalogue")
     _accessible(page)
@@ -60,6 +74,8 @@ def test_the_holder_browses_connects_an_app_on_the_consent_screen_and_disconnect
         listed = page.locator("#categories > li strong").all_inner_texts()
         assert listed == ["Synthèse", "Constantes de santé"]
         assert f"{CLASS_SYSTEM}|11" in page.locator("#categories").inner_text()
+        assert page.locator("#alimentation > li strong").all_inner_texts() == ["Constantes de santé"]
+        assert "patient/Observation.c?category=" in page.locator("#alimentation").inner_text()
         screenshot(page, "02-consent")
         _accessible(page)
         page.get_by_role("button", name="Autoriser l'accès").click()
@@ -68,6 +84,9 @@ def test_the_holder_browses_connects_an_app_on_the_consent_screen_and_disconnect
         token = app.fetch_token(meta["token_endpoint"], authorization_response=landed[0], code_verifier=verifier)
         assert token["patient"] == patient_id
         assert app.get(f"{live_server.url}/fhir/DocumentReference/{summary_id}").status_code == 200
+        assert "patient/Observation.c" in token["scope"].split()
+        added = app.post(f"{live_server.url}/fhir/Observation", json=_weight(patient_id, platform.clock.now()))
+        assert added.status_code == 201, added.text
 
         page.goto(f"{live_server.url}/acces")
         grants = page.locator("#autorisations-titre + ul").inner_text()
@@ -77,6 +96,7 @@ def test_the_holder_browses_connects_an_app_on_the_consent_screen_and_disconnect
         page.goto(f"{live_server.url}/applications")
         mine = page.locator("#connectees-titre + ul")
         assert "Tensio" in mine.inner_text() and "Connectée" in mine.inner_text()
+        assert "ajoute : Constantes de santé" in mine.inner_text()
         page.get_by_role("button", name="Déconnecter : Tensio").click()
         page.wait_for_url("**/applications?fait=deconnectee*")
         assert "L'application « Tensio » est déconnectée" in page.get_by_role("status").first.inner_text()
