@@ -164,7 +164,7 @@ def _holder_side_read(uow: UnitOfWork, request: Request, caller: Caller, patient
             raise Forbidden("une application n'accède qu'au dossier du patient pour lequel elle agit")
     actor = actor_on(uow, caller, patient_id)
     access.enforce_on_record(uow=uow, actor=actor, patient_id=patient_id, ctx=request_context(request, uow))
-    return identities.get_or_raise(uow=uow, actor=actor, patient_id=patient_id)
+    return identities.read_or_raise(uow=uow, actor=actor, patient_id=patient_id)
 
 
 @router.get("/fhir/Patient/{resource_id}", response_class=JSONResponse)
@@ -173,7 +173,7 @@ def read_patient(resource_id: str, request: Request, caller: CallerDep, uow: Uow
     require_scope(caller, "Patient", "r")
     patient_id = p.resource_id(resource_id, "Patient")
     if _identity_matcher(caller):
-        identity = identities.get_or_raise(uow=uow, actor=actor_on(uow, caller, patient_id), patient_id=patient_id)
+        identity = identities.read_or_raise(uow=uow, actor=actor_on(uow, caller, patient_id), patient_id=patient_id)
     else:
         identity = _holder_side_read(uow, request, caller, patient_id)
     uow.commit()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carnet.access.model import Actor
 from carnet.audit import service as audit
@@ -29,6 +30,11 @@ from carnet.identity.status import (
 from carnet.identity.store import IdentityEventRow, PatientRow
 from carnet.identity.traits import INS_TRAIT_FIELDS, Traits, changed_ins_traits, trait_label
 from carnet.storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
+
+    _Found = PatientRow | Row[Any] | None
 
 SYSTEM = QualificationActor(kind=ActorKind.SYSTEM, profession_code=None, id="carnet")
 
@@ -66,7 +72,7 @@ def qualification_actor(actor: IdentityActor) -> QualificationActor:
     return QualificationActor(kind=kind, profession_code=profession, id=actor.id)
 
 
-def _to_domain(row: PatientRow) -> PatientIdentity:
+def _to_domain(row: PatientRow | Row[Any]) -> PatientIdentity:
     traits = Traits(
         birth_name=row.birth_name,
         first_name=row.first_name,
@@ -163,15 +169,20 @@ def register(*, uow: UnitOfWork, actor: IdentityActor, traits: Traits) -> Regist
 
 def get(*, uow: UnitOfWork, actor: IdentityActor, patient_id: str) -> PatientIdentity | None:
     """The identity (following merges to the surviving record), or None."""
-    row = uow.patients.get(patient_id)
-    seen = set()
-    while row is not None and row.merged_into_id and row.id not in seen:
-        seen.add(row.id)
-        row = uow.patients.get(row.merged_into_id)
+    row = _surviving(uow.patients.get(patient_id), uow.patients.get)
     if row is None:
         return None
     audit.record(uow=uow, actor=actor, action="identity.read", patient_id=row.id)
     return _to_domain(row)
+
+
+def _surviving(row: _Found, load: Callable[[str], _Found]) -> _Found:
+    """The record ``row`` was merged into, following merges (a cycle stops where it closes)."""
+    seen = set()
+    while row is not None and row.merged_into_id and row.id not in seen:
+        seen.add(row.id)
+        row = load(row.merged_into_id)
+    return row
 
 
 def get_or_raise(*, uow: UnitOfWork, actor: IdentityActor, patient_id: str) -> PatientIdentity:
@@ -180,6 +191,16 @@ def get_or_raise(*, uow: UnitOfWork, actor: IdentityActor, patient_id: str) -> P
     if found is None:
         raise NotFound(f"patient {patient_id} introuvable", field="patient_id")
     return found
+
+
+def read_or_raise(*, uow: UnitOfWork, actor: IdentityActor, patient_id: str) -> PatientIdentity:
+    """As :func:`get_or_raise`, for a caller that needs nothing else of the patient's row (the FHIR ``read``): the
+    row is read with a Core select unless the session holds it, and is not kept in the session."""
+    row = _surviving(uow.patients.columns(patient_id), uow.patients.columns)
+    if row is None:
+        raise NotFound(f"patient {patient_id} introuvable", field="patient_id")
+    audit.record(uow=uow, actor=actor, action="identity.read", patient_id=row.id)
+    return _to_domain(row)
 
 
 def find_by_ins(*, uow: UnitOfWork, actor: IdentityActor, matricule: str) -> PatientIdentity | None:

@@ -14,6 +14,7 @@ from carnet.errors import Conflict, Forbidden, InvalidMatricule, InvalidTransiti
 from carnet.identity import service
 from carnet.identity.insi import CarteVitaleRead, InsiOutcome
 from carnet.identity.status import IdDocumentType, IdentityStatus
+from carnet.identity.store import PatientRow
 from tests.builders import DR_HOUSE, FRONT_DESK, NURSE_JOY, THE_PATIENT, dominique, make_person
 
 
@@ -237,6 +238,43 @@ def test_merging_keeps_both_histories_and_redirects_to_the_survivor(platform: Pl
     assert [e.kind for e in events if e.patient_id == duplicate] == ["created", "merged_into"]
     assert service  # history of the survivor includes its qualification steps
     assert [e.to_status for e in events if e.patient_id == survivor and e.kind == "status"] == ["RECUP", "QUAL"]
+
+
+def test_the_lean_read_gives_what_get_gives_follows_merges_and_is_traced(platform: Platform) -> None:
+    survivor = register(platform)
+    qualify_with_insi_and_id_card(platform, survivor)
+    duplicate = register(platform, dominique(birth_name="Pat-Troi"))
+    with platform.uow() as uow:
+        service.merge(uow=uow, actor=FRONT_DESK, survivor_id=survivor, absorbed_id=duplicate, note="doublon accueil")
+        uow.commit()
+    with platform.uow() as uow:
+        expected = service.get_or_raise(uow=uow, actor=DR_HOUSE, patient_id=survivor)
+    with platform.uow() as uow:
+        for patient_id in (survivor, duplicate):
+            assert service.read_or_raise(uow=uow, actor=DR_HOUSE, patient_id=patient_id) == expected
+        assert not any(isinstance(o, PatientRow) for o in uow.session.identity_map.values())  # a Core select
+        with pytest.raises(NotFound, match="introuvable"):
+            service.read_or_raise(uow=uow, actor=DR_HOUSE, patient_id="no-such-patient")
+        uow.commit()
+    with platform.uow() as uow:
+        reads = uow.session.scalars(
+            select(AuditRow).where(AuditRow.action == "identity.read", AuditRow.actor_id == DR_HOUSE.id)
+        ).all()
+    assert [r.patient_id for r in reads] == [survivor, survivor]  # the uncommitted get's trace is not there
+
+
+def test_the_lean_read_sees_the_changes_of_its_own_unit_of_work(platform: Platform) -> None:
+    patient_id = register(platform)
+    with platform.uow() as uow:
+        row = uow.patients.get(patient_id)
+        assert row is not None
+        row.used_name = "MARTIN"  # not flushed: the row the session holds is the one read
+        assert service.read_or_raise(uow=uow, actor=DR_HOUSE, patient_id=patient_id).traits.used_name == "MARTIN"
+    with platform.uow() as uow:
+        created = service.register(uow=uow, actor=FRONT_DESK, traits=make_person())
+        uow.session.expunge_all()  # only the database knows it now, inside this transaction
+        found = service.read_or_raise(uow=uow, actor=DR_HOUSE, patient_id=created.patient.id)
+        assert found.traits.birth_name == "LAGARDE"
 
 
 def test_merge_refusals(platform: Platform) -> None:
