@@ -1,5 +1,6 @@
-"""``carnet catalogue`` end to end through the real entry point: apply, review with the filled checklist, sign,
-list, withdraw; bad input said on stderr with its reasons (exit 1, or 2 for an unreadable file), nothing stored."""
+"""``carnet catalogue`` end to end through the real entry point: apply (categories to read and to feed), review with
+the filled checklist, sign (``--categorie``, ``--alimente``), list, withdraw; bad input said on stderr with its reasons
+(exit 1, or 2 for an unreadable file), nothing stored."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ APPLICATION = {
     "publisher": "Tensio SAS",
     "description": "Carnet de suivi de la tension artérielle, relié aux synthèses de votre médecin.",
     "categories": ["11", "vitals"],
+    "feeds": ["vitals", "agenda"],
     "redirect_uris": ["https://tensio-app.fr/oauth/retour"],
     "security_statement": "Hébergement certifié HDS, chiffrement TLS 1.3, journalisation des accès.",
     "interoperability_statement": "Lecture FHIR R4 (DocumentReference, Observation), SMART on FHIR, PKCE.",
@@ -36,13 +38,19 @@ def test_the_referencing_workflow_at_the_operators_desk(carnet: Carnet, backend:
     assert (
         beyond.code == 1 and "non demandées par l'éditeur : Agenda" in beyond.stderr and "1 à 60 mois" in beyond.stderr
     )
+    feed_beyond = carnet("catalogue", "sign", app_id, "--compte", "olivier@assurance-maladie.fr", "--categorie", "11",
+                         "--alimente", "vaccinations", "--feed", "11", "--mois", "12")  # fmt: skip
+    assert feed_beyond.code == 1 and "catégories à alimenter non demandées par l'éditeur : Vaccinations, 11" in (
+        feed_beyond.stderr)  # fmt: skip
     signed = carnet.ok("catalogue", "sign", app_id, "--compte", "olivier@assurance-maladie.fr", "--categorie", "11",
-                       "--mois", "12")  # fmt: skip
+                       "--alimente", "vitals", "--mois", "12")  # fmt: skip
     assert "référencée jusqu'au" in signed.stdout
     (listed,) = carnet.ok("catalogue", "list", "--json").json()
     assert (listed["id"], listed["status"], listed["categories_granted"], listed["opinion"]) == (
         app_id, "referenced", ["11"], "favourable")  # fmt: skip
-    assert "Synthèse" in carnet.ok("catalogue", "list", "--statut", "referenced").stdout
+    assert (listed["feeds_asked"], listed["feeds_granted"]) == (["vitals", "agenda"], ["vitals"])
+    text = carnet.ok("catalogue", "list", "--statut", "referenced").stdout
+    assert "lit : Synthèse" in text and "alimente : Constantes de santé" in text
     withdrawn = carnet.ok("catalogue", "withdraw", app_id, "--compte", "olivier@assurance-maladie.fr", "--motif",
                           "manquement constaté")  # fmt: skip
     assert "0 connexion(s) terminée(s)" in withdrawn.stdout
@@ -55,10 +63,15 @@ def test_bad_input_is_refused_with_its_reasons(carnet: Carnet, tmp_path: Path) -
     unreadable = carnet("catalogue", "apply", str(broken), "--compte", "contact@tensio-app.fr")
     assert unreadable.code == 2 and "n'est pas du JSON valide" in unreadable.stderr
     bad = tmp_path / "mauvaise.json"
-    bad.write_text(json.dumps({**APPLICATION, "categories": ["jambon"], "redirect_uris": ["http://tensio-app.fr/cb"]}))
+    bad.write_text(json.dumps({**APPLICATION, "categories": ["jambon"], "redirect_uris": ["http://tensio-app.fr/cb"],
+                               "feeds": ["11"]}))  # fmt: skip
     refused = carnet("catalogue", "apply", str(bad), "--compte", "contact@tensio-app.fr")
     assert refused.code == 1 and "Traceback" not in refused.stderr
     assert "catégories de données inconnues : jambon" in refused.stderr and "boucle locale" in refused.stderr
+    assert "11 : une application référencée ne dépose pas de documents" in refused.stderr
+    feeds = tmp_path / "feeds.json"
+    feeds.write_text(json.dumps({**APPLICATION, "feeds": "vitals agenda"}))
+    assert "catégorie inconnue" in carnet("catalogue", "apply", str(feeds), "--compte", "a@b.fr").stderr
     extra = tmp_path / "extra.json"
     extra.write_text(json.dumps({**APPLICATION, "prix": 3}))
     assert "champs inconnus : prix" in carnet("catalogue", "apply", str(extra), "--compte", "a@b.fr").stderr
