@@ -273,6 +273,8 @@ def reopen(*, uow: UnitOfWork, actor: Actor, patient_id: str,
         raise _refuse(uow, actor, patient.id, "space.reopen", message)
     now = uow.clock.now()
     closure = _space(uow).open_closure(patient.id) if status == SpaceStatus.CLOSED else None
+    if closure is not None:  # a purge running now finishes first: the holder is told whether it happened
+        closure = _space(uow).locked_closure(closure.id)
     purged = closure is not None and closure.purged_at is not None
     if closure is not None:
         closure.reopened_at, closure.reopened_by, closure.updated_at = now, actor.id[:64], now
@@ -331,7 +333,9 @@ def purge_due(*, platform: Platform, retention_years: int | None = None, limit: 
     data: dict[str, int] = {}
     for closure_id in due:
         with platform.uow() as uow:
-            closure = SpaceRepository(uow.session).closure(closure_id)
+            # Locked: another purge run, or a re-opening, at the same moment waits for this one (or this one for it,
+            # and then sees the space purged or re-opened).
+            closure = SpaceRepository(uow.session).locked_closure(closure_id)
             if (closure is None or closure.reopened_at is not None or closure.purged_at is not None
                     or _status(uow, closure.patient_id) != SpaceStatus.CLOSED):  # fmt: skip
                 continue
@@ -367,7 +371,7 @@ def _remove_contents(platform: Platform, limit: int) -> tuple[int, int]:
         pending = SpaceRepository(uow.session).closures_with_blobs_left(limit)
     for closure_id in pending:
         with platform.uow() as uow:
-            closure = SpaceRepository(uow.session).closure(closure_id)
+            closure = SpaceRepository(uow.session).locked_closure(closure_id)  # another run waits, then skips it
             if closure is None or closure.blobs_removed_at is not None:
                 continue
             gone = 0

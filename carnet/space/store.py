@@ -285,6 +285,20 @@ class SpaceRepository:
     def closure(self, closure_id: str) -> ClosureRow | None:
         return self.session.get(ClosureRow, closure_id)
 
+    def locked_closure(self, closure_id: str) -> ClosureRow | None:
+        """The closure, locked for this transaction and read as committed: two purge runs, or the purge and a
+        re-opening at the same moment, take turns on it (the second sees what the first did). PostgreSQL:
+        ``SELECT … FOR UPDATE`` (waits for the other's commit). SQLite: a no-op ``UPDATE`` first takes the write
+        lock, as :meth:`locked_member` does."""
+        stmt = select(ClosureRow).where(ClosureRow.id == closure_id).execution_options(populate_existing=True)
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        elif dialect == "sqlite":
+            claim = update(ClosureRow).where(ClosureRow.id == closure_id).values(updated_at=ClosureRow.updated_at)
+            self.session.execute(claim.execution_options(synchronize_session=False))
+        return self.session.scalars(stmt).one_or_none()
+
     def contact(self, party_id: str) -> ContactRow | None:
         return self.session.get(ContactRow, party_id)
 

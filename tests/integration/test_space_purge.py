@@ -10,6 +10,8 @@ import base64
 import datetime as dt
 import hashlib
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
@@ -296,3 +298,29 @@ def test_a_crash_half_way_leaves_nothing_purged_and_the_next_run_purges_it_all(
     report = lifecycle.purge_due(platform=platform)
     assert (report.spaces, report.documents) == (1, 1) and set(report.data) == PURGED_KINDS
     assert _of(_rows(platform), dominique, PURGED_TABLES) == dict.fromkeys(PURGED_TABLES, 0)
+
+
+def test_two_purge_runs_at_once_purge_each_space_once(
+    platform: Platform, clock: FrozenClock, three: tuple[str, str, str]
+) -> None:
+    dominique, other, _ = three
+    _close(platform, dominique)
+    _close(platform, other)
+    on_day(clock, PURGE_DAY)
+    middle = _rows(platform)
+    start = threading.Barrier(2)
+
+    def run() -> lifecycle.PurgeReport:
+        start.wait(timeout=30)
+        return lifecycle.purge_due(platform=platform)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = [f.result(timeout=120) for f in [pool.submit(run) for _ in range(2)]]
+    assert sum(r.spaces for r in reports) == 2 and sum(r.documents for r in reports) == 2
+    grants = middle["access_grants"]
+    assert sum(r.data.get("grants", 0) for r in reports) == grants[dominique] + grants[other]  # each counted once
+    for patient_id in (dominique, other):
+        actions = [e.action for e in _trail(platform, patient_id) if e.actor_id == "space-purge"]
+        assert (actions.count("space.purge"), actions.count("document.delete")) == (1, 1), actions
+        assert actions.count("space.purge_blobs") == 1
+        assert _of(_rows(platform), patient_id, PURGED_TABLES) == dict.fromkeys(PURGED_TABLES, 0)
