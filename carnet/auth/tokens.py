@@ -4,10 +4,16 @@ Each trusted issuer is configured by its issuer URL and either its JWKS URL (fet
 fetched again when a token names an unknown ``kid``: key rotation) or a JWKS given inline. A token is accepted
 only when its signature verifies with a key of the issuer it names, with an asymmetric algorithm, for our
 audience, and inside its validity period.
+
+A verified token is remembered (by its SHA-256 digest, never the token itself) until it expires, while its issuer
+is still trusted and still publishes the key that signed it: once a refetch of the issuer's keys drops that key
+(rotation, a compromised key withdrawn), the token is verified again, and refused. Checks on data that can change
+(an app's grant, :class:`carnet.catalogue.oauth.CheckedValidator`) run at every call, remembered or not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -39,6 +45,7 @@ class TrustedIssuer:
     # Inline key-set provider (the embedded development identity provider: always its current keys).
     jwks_provider: Callable[[], dict[str, Any]] | None = None
     _cache: dict[str, jwt.PyJWK] = field(default_factory=dict, repr=False)
+    _raw: dict[str, Any] = field(default_factory=dict, repr=False)  # the JWK of each key in _cache, as published
     _fetched_at: float = field(default=0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -57,6 +64,10 @@ class TrustedIssuer:
         if key is None:
             raise Unauthenticated(f"clé de signature inconnue (kid={kid!r}) pour l'émetteur {self.issuer}")
         return key
+
+    def publishes(self, key: jwt.PyJWK) -> bool:
+        """True while ``key`` is among the keys last loaded (no I/O): false once a refetch dropped or changed it."""
+        return any(held is key for held in self._cache.values())
 
     def _pick(self, kid: str | None) -> jwt.PyJWK | None:
         if kid is not None:
@@ -79,16 +90,35 @@ class TrustedIssuer:
         else:
             raise Unauthenticated(f"aucune clé configurée pour l'émetteur {self.issuer}")
         keys: dict[str, jwt.PyJWK] = {}
+        raw: dict[str, Any] = {}
         for index, data in enumerate(document.get("keys", [])):
             if data.get("use", "sig") != "sig":
                 continue
-            try:
-                key = jwt.PyJWK(data)
-            except jwt.PyJWTError:
-                continue  # a key type we cannot use; the others still count
-            keys[data.get("kid") or f"#{index}"] = key
+            kid = data.get("kid") or f"#{index}"
+            if self._raw.get(kid) == data and kid in self._cache:
+                keys[kid] = self._cache[kid]  # the same key published again: tokens it verified stay remembered
+            else:
+                try:
+                    keys[kid] = jwt.PyJWK(data)
+                except jwt.PyJWTError:
+                    continue  # a key type we cannot use; the others still count
+            raw[kid] = data
+        self._raw = raw
         self._cache = keys
         self._fetched_at = time.monotonic()
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A verified token's claims, with what they were verified against."""
+
+    claims: dict[str, Any]
+    issuer: TrustedIssuer
+    key: jwt.PyJWK
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("ascii", "replace")).digest()
 
 
 class TokenValidator:
@@ -98,9 +128,10 @@ class TokenValidator:
         self._issuers = {issuer.issuer: issuer for issuer in issuers}
         self.audience = audience
         self._clock = clock
-        # Verified claims by token, until the token expires: a client sends the same token with every request,
-        # and verifying its signature again each time is most of the cost of authentication.
-        self._verified: dict[str, dict[str, Any]] = {}
+        # Verified claims by the token's digest, until the token expires or its key is withdrawn: a client sends
+        # the same token with every request, and verifying its signature again each time is most of the cost of
+        # authentication.
+        self._verified: dict[bytes, _Verified] = {}
 
     @property
     def issuers(self) -> tuple[str, ...]:
@@ -110,26 +141,32 @@ class TokenValidator:
         self._issuers[issuer.issuer] = issuer
 
     def remembered(self, token: str) -> dict[str, Any] | None:
-        """The claims of a token verified before and not expired since, else None (no I/O)."""
-        cached = self._verified.get(token)
+        """The claims of a token verified before, not expired since, whose issuer is still trusted and still
+        publishes the key that signed it; else None (no I/O)."""
+        digest = _digest(token)
+        cached = self._verified.get(digest)
         if cached is None:
             return None
-        if cached["exp"] + LEEWAY_SECONDS > self._clock():
-            return dict(cached)
-        self._verified.pop(token, None)
+        if (
+            cached.claims["exp"] + LEEWAY_SECONDS > self._clock()
+            and self._issuers.get(cached.issuer.issuer) is cached.issuer
+            and cached.issuer.publishes(cached.key)
+        ):
+            return dict(cached.claims)
+        self._verified.pop(digest, None)
         return None
 
     def validate(self, token: str) -> dict[str, Any]:
         remembered = self.remembered(token)
         if remembered is not None:
             return remembered
-        claims = self._validate(token)
+        verified = self._validate(token)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.clear()  # bounded memory; the next requests verify again
-        self._verified[token] = claims
-        return dict(claims)
+        self._verified[_digest(token)] = verified
+        return dict(verified.claims)
 
-    def _validate(self, token: str) -> dict[str, Any]:
+    def _validate(self, token: str) -> _Verified:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -168,4 +205,4 @@ class TokenValidator:
             raise Unauthenticated("jeton émis dans le futur (iat)")
         if claims.get("nbf", 0) > now + LEEWAY_SECONDS:
             raise Unauthenticated("jeton pas encore valide (nbf)")
-        return claims
+        return _Verified(claims=claims, issuer=issuer, key=key)
