@@ -69,3 +69,27 @@ def _holder(patient_id: str) -> object:
     from tests.builders import patient_as
 
     return patient_as(patient_id)
+
+
+def test_the_consent_screen_in_english_lists_apart_what_the_app_reads_and_adds(
+    client: TestClient, tokens: Tokens, platform: Platform
+) -> None:
+    _dominique_with_a_summary(platform)
+    app_id = referenced_app(platform, granted=("11",), fed=("vitals", "agenda"))
+    _signed_in(client, tokens.for_patient(DOMINIQUE_INS))
+    english = html.unescape(client.get("/applications?lang=en").text)
+    assert "Data its convention lets it add to your space, with your consent: Vital signs, Agenda" in english
+    screen = html.unescape(client.get("/applications/autoriser", params={**_request(app_id), "lang": "en"}).text)
+    assert "What the app will be able to read" in screen and "What the app will be able to add to your space" in screen
+    reads, adds = screen.split('id="alimentation"', 1)
+    assert "<strong>Summary</strong>" in reads and "Vital signs" not in reads
+    assert "<strong>Vital signs</strong>" in adds and "<strong>Agenda</strong>" in adds
+    assert "nor a past event to your agenda" in adds
+    only_feeds = {**_request(app_id), "scope": "patient/Appointment.c", "lang": "fr"}
+    feeding = html.unescape(client.get("/applications/autoriser", params=only_feeds).text)
+    assert "Ce que l'application pourra ajouter à votre espace" in feeding and 'id="alimentation"' in feeding
+    assert "Ce que l'application pourra lire" not in feeding
+    assert "<strong>Agenda</strong>" in feeding and "Constantes de santé" not in feeding
+    listed = client.get("/catalogue/apps").json()["apps"]
+    assert [a["feeds"] for a in listed] == [[{"code": "vitals", "label": "Constantes de santé"},
+                                             {"code": "agenda", "label": "Agenda"}]]  # fmt: skip
