@@ -269,9 +269,11 @@ def test_an_app_feeds_the_vitals_with_its_token_but_only_what_the_holder_let_it_
     scope = f"launch/patient {SUMMARIES} patient/Observation.c"
 
     # The consent screen says apart what the app will read and what it will add to the space.
+    meta = _server_metadata(live_server)
+    assert {"patient/Appointment.c", "patient/Immunization.c", "patient/AllergyIntolerance.c",
+            f"patient/Observation.c?category={VITAL_SIGNS}|vital-signs"} <= set(meta["scopes_supported"])  # fmt: skip
     client = _app_client(app_id, scope)
-    url, _ = client.create_authorization_url(_server_metadata(live_server)["authorization_endpoint"],
-                                             code_verifier=generate_token(48))  # fmt: skip
+    url, _ = client.create_authorization_url(meta["authorization_endpoint"], code_verifier=generate_token(48))
     screen = html.unescape(browser.get(url).text)
     reads, adds = (re.findall(r"<strong>([^<]+)</strong>", part) for part in
                    screen.split('id="alimentation"', 1))  # fmt: skip
