@@ -357,6 +357,12 @@ def purge_due(*, platform: Platform, retention_years: int | None = None, limit: 
             for kind, n in removed.items():
                 if n:
                     data[kind] = data.get(kind, 0) + n
+    if spaces:
+        from carnet.space.lifecycle_purge import optimize_search_index
+
+        with platform.uow() as uow:
+            optimize_search_index(uow.session)
+            uow.commit()
     removed_blobs, kept = _remove_contents(platform, limit)
     return PurgeReport(spaces=spaces, documents=documents, blobs_removed=removed_blobs, blobs_kept=kept, data=data)
 

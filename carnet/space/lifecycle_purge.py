@@ -10,7 +10,8 @@ such table of the metadata is listed, so that a table added later cannot be forg
   team), the holder's notifications and the e-mails copying them, their notification settings and contact
   details, the médecin traitant they declared, and the holder's own mailbox (retired: see below). The record's
   documents are deleted by :func:`carnet.record.service.purge` (logically, then their contents: two phases in
-  :func:`carnet.space.lifecycle.purge_due`).
+  :func:`carnet.space.lifecycle.purge_due`); here their full-text index rows go and their tombstones lose their
+  title and comment.
 - **Kept** — what makes the purge traceable and protects the person: the identity and its history, the audit trail
   (legal evidence, append-only), the space's status and the closure row (re-opening says "purged"), the campaign
   membership and the notices sent (proof the person was informed), the representatives, protection measures and
@@ -33,7 +34,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from carnet.access.store import AccessProfileRow, CareTeamRow, ConsentRow, GrantRow
@@ -42,17 +43,19 @@ from carnet.messaging.model import MailboxKind
 from carnet.messaging.store import MailboxRow
 from carnet.notify.store import MailOutboxRow, NotificationPreferenceRow, NotificationRow, ProfessionalFirstAccessRow
 from carnet.notify.templates import NotificationKind
+from carnet.record.store import SEARCH_TABLE, DocumentRow
 from carnet.space.agenda_store import AgendaEventRow, AgendaFeedRow, AgendaReminderRow, ReimbursementLineRow
 from carnet.space.profile_store import AllergyRow, ImmunizationRow, ObservationRow, QuestionnaireResponseRow
 from carnet.space.store import ContactRow
 
-__all__ = ["RETENTION", "STEPS", "purge_space_data"]
+__all__ = ["PURGED_TITLE", "RETENTION", "STEPS", "optimize_search_index", "purge_space_data"]
 
 Decision = Literal["purged", "kept"]
 
 RETENTION: dict[str, tuple[Decision, str]] = {
     # --- removed: the space's content
-    "documents": ("purged", "the record: deleted logically, contents removed (carnet.record.service.purge)"),
+    "documents": ("purged", "the record: deleted logically, contents removed, title and comment erased"),
+    SEARCH_TABLE: ("purged", "the full-text index of the documents (title, comment, narrative text)"),
     "profile_observations": ("purged", "health profile: measures (vitals)"),
     "profile_immunizations": ("purged", "health profile: vaccinations"),
     "profile_allergies": ("purged", "health profile: allergies"),
@@ -152,8 +155,30 @@ def _mailbox(session: Session, patient_id: str, now: dt.datetime) -> int:
     return retired
 
 
+PURGED_TITLE = "Document supprimé à la fin de sa durée de conservation"
+
+
+def _search_index(session: Session, patient_id: str, _now: dt.datetime) -> int:
+    """The documents' full-text rows (outside the ORM: an FTS5 table on SQLite, a tsvector table on PostgreSQL):
+    the words of their title, comment and narrative text."""
+    stmt = text(f"DELETE FROM {SEARCH_TABLE} WHERE document_id IN (SELECT id FROM documents WHERE patient_id = :p)")
+    return int(getattr(session.execute(stmt, {"p": patient_id}), "rowcount", 0) or 0)
+
+
+def _document_texts(session: Session, patient_id: str, _now: dt.datetime) -> int:
+    """The tombstones of the deleted documents keep what makes them traceable (unique id, codes, author, dates,
+    digest), not what they said: the title and the comment are erased."""
+    stmt = (update(DocumentRow)
+            .where(DocumentRow.patient_id == patient_id, DocumentRow.status == "deleted",
+                   DocumentRow.title != PURGED_TITLE)
+            .values(title=PURGED_TITLE, comment=None, version=DocumentRow.version + 1))  # fmt: skip
+    return _rows(session, stmt)
+
+
 # (kind reported, step): children before their parents (foreign keys); the kinds are the audit entry's keys.
 STEPS: list[tuple[str, Step]] = [
+    ("search_index", _search_index),
+    ("document_texts", _document_texts),
     ("observations", _by_patient(ObservationRow)),
     ("immunizations", _by_patient(ImmunizationRow)),
     ("allergies", _by_patient(AllergyRow)),
@@ -183,3 +208,11 @@ def purge_space_data(session: Session, patient_id: str, now: dt.datetime) -> dic
     counts = {kind: step(session, patient_id, now) for kind, step in STEPS}
     session.expire_all()  # the bulk statements bypassed the objects the session holds
     return counts
+
+
+def optimize_search_index(session: Session) -> None:
+    """SQLite: an FTS5 ``DELETE`` leaves the words of the removed rows in the index's segments (with delete markers)
+    until they are merged; ``optimize`` merges them all and the words are gone. PostgreSQL: the deleted rows are
+    reclaimed by (auto)vacuum."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('optimize')"))

@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from carnet.access import service as access
 from carnet.access.store import AccessProfileRow
@@ -30,6 +30,7 @@ from carnet.messaging.store import ConversationRow, MailboxRow, MessageRow
 from carnet.notify import service as notify
 from carnet.notify.store import MailOutboxRow, NotificationRow
 from carnet.record import service as record
+from carnet.record.store import DocumentRow
 from carnet.space import agenda, lifecycle, lifecycle_admin, lifecycle_purge, profile
 from carnet.space import reimbursements as remb
 from carnet.space.agenda_store import AgendaEventRow, AgendaReminderRow
@@ -46,10 +47,12 @@ REIMB_HEADER = "line_id;ins;care_date;act_code;act_label;professional;paid;reimb
 CLOSED_ON = dt.date(2026, 11, 22)
 LAST_DAY_KEPT = dt.date(2036, 11, 22)  # ten years
 PURGE_DAY = LAST_DAY_KEPT + dt.timedelta(days=1)
-PURGED_KINDS = {"observations", "immunizations", "allergies", "questionnaire_responses", "agenda_reminders",
-                "agenda_events", "agenda_feeds", "reimbursement_lines", "app_connections", "grants", "consents",
-                "care_team", "notification_mails", "notifications", "notification_preferences", "first_accesses",
-                "contact_details", "medecin_traitant", "mailboxes_retired"}  # fmt: skip
+PURGED_KINDS = {
+    "search_index", "document_texts", "observations", "immunizations", "allergies", "questionnaire_responses",
+    "agenda_reminders", "agenda_events", "agenda_feeds", "reimbursement_lines", "app_connections", "grants",
+    "consents", "care_team", "notification_mails", "notifications", "notification_preferences", "first_accesses",
+    "contact_details", "medecin_traitant", "mailboxes_retired",
+}  # fmt: skip
 
 
 def _ins(platform: Platform, patient_id: str) -> str:
@@ -63,7 +66,7 @@ def _fill(platform: Platform, patient_id: str, app_id: str, tag: str) -> None:
     """One of everything a space holds, each through its own service."""
     holder = patient_as(patient_id)
     in_care_team(platform, patient_id, DR_HOUSE)
-    holder_pdf(platform, patient_id, minimal_pdf(f"Ordonnance {tag}"))
+    holder_pdf(platform, patient_id, minimal_pdf(f"Ordonnance {tag}"), title=f"Ordonnance {tag}lunettes")
     with platform.uow() as uow:
         now = uow.clock.now()
         notify.set_preferences(uow=uow, patient_id=patient_id, email=f"{tag}@example.org", enabled=True)
@@ -139,11 +142,17 @@ def _rows(platform: Platform) -> dict[str, dict[str, int]]:
                     .join(MessageRow, MessageRow.conversation_id == ConversationRow.id)
                     .group_by(ConversationRow.patient_id))  # fmt: skip
         out["messages"] = {pid: int(n) for pid, n in uow.session.execute(messages) if pid}
+        indexed = text("SELECT d.patient_id, count(*) FROM document_search s JOIN documents d ON d.id = s.document_id "
+                       "GROUP BY d.patient_id")  # fmt: skip
+        out["document_search"] = {pid: int(n) for pid, n in uow.session.execute(indexed)}
+        titled = (select(DocumentRow.patient_id, func.count()).where(DocumentRow.title != lifecycle_purge.PURGED_TITLE)
+                  .group_by(DocumentRow.patient_id))  # fmt: skip
+        out["document_texts"] = {pid: int(n) for pid, n in uow.session.execute(titled)}
     return out
 
 
 PURGED_TABLES = sorted({t for t, (d, _) in lifecycle_purge.RETENTION.items() if d == "purged"} - {"documents"}
-                       | {"medecin_traitant", "mailboxes"})  # fmt: skip
+                       | {"medecin_traitant", "mailboxes", "document_texts"})  # fmt: skip
 KEPT_TABLES = ["patients", "identity_events", "space_closures", "oppositions", "access_profiles", "messages",
                "conversations"]  # fmt: skip
 
@@ -186,7 +195,8 @@ def test_every_table_with_a_patients_data_is_in_the_inventory() -> None:
         if "patient_id" in table.c or parents & purged or table.name in ("space_contacts", "mail_outbox"):
             holding.add(table.name)
     assert sorted(holding - set(lifecycle_purge.RETENTION)) == [], "a table holds a patient's data: purge or keep it?"
-    assert sorted(set(lifecycle_purge.RETENTION) - {t.name for t in metadata.sorted_tables}) == []
+    unmanaged = {"document_search"}  # the full-text index, created by migration 0002 outside the ORM
+    assert sorted(set(lifecycle_purge.RETENTION) - {t.name for t in metadata.sorted_tables} - unmanaged) == []
     assert {kind for kind, _ in lifecycle_purge.STEPS} == PURGED_KINDS
 
 
@@ -245,6 +255,16 @@ def test_the_purge_removes_every_kind_of_data_and_keeps_the_trail(
                         ("reimbursement_lines", "reimbursement_lines"), ("grants", "access_grants"),
                         ("notifications", "notifications"), ("notification_mails", "mail_outbox")):  # fmt: skip
         assert removed[kind] == middle[table][dominique], kind
+
+    # The words of the purged documents are gone from the full-text index, the others' are there.
+    with platform.uow() as uow:
+        if uow.session.get_bind().dialect.name == "sqlite":
+            uow.session.execute(text("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, document_search, row)"))
+            terms = set(uow.session.scalars(text("SELECT term FROM temp.words WHERE term LIKE 'p_lunettes'")))
+        else:
+            terms = set(uow.session.scalars(text("SELECT word FROM ts_stat('SELECT tsv FROM document_search') "
+                                                 "WHERE word LIKE 'p_lunett%'")))  # fmt: skip
+    assert {t[:2] for t in terms} == {"p1", "p2"}, terms
 
     # A second run purges nothing more.
     assert lifecycle.purge_due(platform=platform) == lifecycle.PurgeReport()
