@@ -324,7 +324,7 @@ def purge_due(*, platform: Platform, retention_years: int | None = None, limit: 
     """Purge every closed space past retention (documents deleted logically and the space's other content removed,
     in one transaction per space; then the contents no other row needs removed from the blob store). A run stopped
     half-way is finished by the next one; a space re-opened meanwhile is left alone."""
-    from carnet.space.lifecycle_purge import purge_space_data
+    from carnet.space.lifecycle_purge import optimize_search_index, purge_space_data
 
     years = retention_years or platform.settings.space_retention_years
     with platform.uow() as uow:
@@ -357,9 +357,7 @@ def purge_due(*, platform: Platform, retention_years: int | None = None, limit: 
             for kind, n in removed.items():
                 if n:
                     data[kind] = data.get(kind, 0) + n
-    if spaces:
-        from carnet.space.lifecycle_purge import optimize_search_index
-
+    if spaces:  # the words of the purged documents leave the SQLite full-text index's segments
         with platform.uow() as uow:
             optimize_search_index(uow.session)
             uow.commit()

@@ -50,9 +50,9 @@ from carnet.space.store import ContactRow
 
 __all__ = ["PURGED_TITLE", "RETENTION", "STEPS", "optimize_search_index", "purge_space_data"]
 
-Decision = Literal["purged", "kept"]
+Fate = Literal["purged", "kept"]  # what the purge does to a table
 
-RETENTION: dict[str, tuple[Decision, str]] = {
+RETENTION: dict[str, tuple[Fate, str]] = {
     # --- removed: the space's content
     "documents": ("purged", "the record: deleted logically, contents removed, title and comment erased"),
     SEARCH_TABLE: ("purged", "the full-text index of the documents (title, comment, narrative text)"),
