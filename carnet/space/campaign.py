@@ -406,21 +406,19 @@ def open_due(*, platform: Platform, limit: int = 10_000) -> OpenReport:
 
 def export_letters(*, platform: Platform, output_dir: Path, campaign_id: str | None = None) -> list[Path]:
     """Write every letter not yet handed to the printer as ``<date>_<notice>.pdf`` in ``output_dir`` and mark it
-    handed (each traced in its person's trail); a run stopped half-way writes the rest next time."""
+    handed (each traced in its person's trail); a run stopped half-way writes the rest next time, and two runs at
+    once write each letter once (each letter is claimed first: :meth:`SpaceRepository.claimed_letter`)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     with platform.uow() as uow:
         ids = [n.id for n in SpaceRepository(uow.session).letters_to_export(campaign_id)]
     written: list[Path] = []
     for notice_id in ids:
         with platform.uow() as uow:
-            from carnet.space.store import NoticeRow
-
-            notice = uow.session.get(NoticeRow, notice_id)
-            if notice is None or notice.exported_at is not None or notice.sha256 is None:
+            notice = SpaceRepository(uow.session).claimed_letter(notice_id, uow.clock.now())
+            if notice is None or notice.sha256 is None:  # handed out meanwhile, by another run at the same time
                 continue
             path = output_dir / f"{notice.created_at.date().isoformat()}_{notice.kind}_{notice.id}.pdf"
             path.write_bytes(uow.blobs.get(notice.sha256))
-            notice.exported_at = uow.clock.now()
             audit.record(uow=uow, actor=CAMPAIGN_ACTOR, action="space.letters_export", patient_id=notice.patient_id,
                          detail={"notice": notice.id, "kind": notice.kind, "file": path.name})  # fmt: skip
             uow.commit()

@@ -252,6 +252,19 @@ class SpaceRepository:
             stmt = stmt.join(MemberRow, MemberRow.id == NoticeRow.member_id).where(MemberRow.campaign_id == campaign_id)
         return list(self.session.scalars(stmt.order_by(NoticeRow.created_at, NoticeRow.id)))
 
+    def claimed_letter(self, notice_id: str, now: dt.datetime) -> NoticeRow | None:
+        """The letter, marked handed to the printer at ``now`` in this transaction, if nobody had: a conditional
+        ``UPDATE … WHERE exported_at IS NULL`` is the claim (on PostgreSQL it waits for a concurrent claim's commit,
+        then matches no more; on SQLite it takes the write lock first)."""
+        claim = (update(NoticeRow)
+                 .where(NoticeRow.id == notice_id, NoticeRow.channel == "post", NoticeRow.exported_at.is_(None))
+                 .values(exported_at=now))  # fmt: skip
+        claimed = self.session.execute(claim.execution_options(synchronize_session=False))
+        if getattr(claimed, "rowcount", 0) != 1:
+            return None
+        stmt = select(NoticeRow).where(NoticeRow.id == notice_id).execution_options(populate_existing=True)
+        return self.session.scalars(stmt).one_or_none()
+
     def open_closure(self, patient_id: str) -> ClosureRow | None:
         """The closure in force (neither re-opened nor purged), if any."""
         stmt = (

@@ -1,6 +1,7 @@
 """Two runners of the same campaign step at once (two threads, each with its own units of work: two connections
 on PostgreSQL, two writers of one SQLite file): each person is informed exactly once (one e-mail over a real SMTP
-server on loopback, or one letter), each space opens exactly once, and nobody is left half-done."""
+server on loopback, or one letter handed to the printer once), each space opens exactly once, and nobody is left
+half-done."""
 
 from __future__ import annotations
 
@@ -117,8 +118,13 @@ def test_two_runners_inform_each_person_once_and_open_each_space_once(
     # One e-mail each over SMTP, one letter each for the printer.
     assert deliver_pending(session_factory=platform.session_factory, clock=clock, settings=mail_settings).sent == 6
     assert sorted(r for rs in collector.recipients for r in rs) == mails
-    letters = campaign.export_letters(platform=platform, output_dir=tmp_path / "courriers")
-    assert len(letters) == PEOPLE // 2 and all(p.read_bytes().startswith(b"%PDF") for p in letters)
+    # Two exports for the printer at once: each letter handed out once.
+    exported = _at_once(lambda: campaign.export_letters(platform=platform, output_dir=tmp_path / "courriers"))
+    letters = [path for paths in exported for path in paths]
+    assert len(letters) == len(set(letters)) == PEOPLE // 2 and all(p.read_bytes().startswith(b"%PDF") for p in letters)
+    handed = _per_patient(platform, AuditRow, AuditRow.action == "space.letters_export")
+    assert sorted(handed.values()) == [1] * (PEOPLE // 2)
+    assert campaign.export_letters(platform=platform, output_dir=tmp_path / "courriers") == []
 
     # Six weeks later, two nightly jobs at once open each space once.
     on_day(clock, TODAY + dt.timedelta(days=42), hour=2)
