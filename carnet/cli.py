@@ -791,13 +791,17 @@ def bench_messaging(
     ] = None,
     backend: Annotated[str, typer.Option(help="sqlite, postgresql ou both")] = "both",
     quick: Annotated[bool, typer.Option("--quick", help="Essai court (40 messages, 10 partages, SQLite)")] = False,
+    gateway_processes: Annotated[
+        int | None, typer.Option("--gateway-processes", help="Processus de la passerelle SMTP (défaut : un par cœur)")
+    ] = None,
 ) -> None:
     """Messagerie : messages acceptés/s par la passerelle SMTP et distribués ; partages (share) par seconde."""
     import carnet.bench.messaging as bench
 
     values: dict[str, Any] = dict(
-        messages=messages, clients=clients, attachment_kb=attachment_kb, shares=shares, backend=backend
-    )
+        messages=messages, clients=clients, attachment_kb=attachment_kb, shares=shares, backend=backend,
+        processes=gateway_processes,
+    )  # fmt: skip
     with _errors():
         bench.run(**{**values, **(bench.QUICK if quick else {})}, postgres_url=postgres_url, echo=typer.echo)
 

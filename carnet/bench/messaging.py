@@ -71,7 +71,8 @@ AUTHOR = Actor(kind=ActorKind.PROFESSIONAL, id="899700000001", auth_method=AuthM
 TRAITANT = "810000000001"  # Dr MOREAU
 PRESCRIBER = "899700000002"  # Dr LEROY
 NURSE = "810000000060"  # Julie PETIT
-QUICK: dict[str, Any] = {"messages": 40, "clients": 2, "attachment_kb": 50, "shares": 10, "backend": "sqlite"}
+QUICK: dict[str, Any] = {"messages": 40, "clients": 2, "attachment_kb": 50, "shares": 10, "backend": "sqlite",
+                         "processes": 1}  # fmt: skip
 
 
 def _ms(ns: float) -> float:
@@ -96,6 +97,37 @@ def _free_port() -> int:
 
 
 # --- setup ------------------------------------------------------------------------------------------------------
+
+
+def _cpu(pids: list[int]) -> float | None:
+    """CPU seconds used so far by these processes (None where /proc is not there)."""
+    from carnet.bench.api import _cpu_seconds
+
+    found = [_cpu_seconds(pid) for pid in pids]
+    return None if not found or None in found else sum(f for f in found if f is not None)
+
+
+def _pooled_gateway(url: str, data_dir: str, port: int) -> tuple[Any, Callable[[], None]]:
+    """In each gateway process: the platform on the bench's database and blob store, and its gateway."""
+    from carnet.bootstrap import bootstrap
+    from carnet.messaging import service as mss
+    from carnet.messaging.smtp_server import InboundGateway
+    from carnet.settings import Environment, Settings
+    from carnet.storage.db import make_engine
+
+    engine = make_engine(url)
+    settings = cast(Any, Settings)(env=Environment.TEST, data_dir=Path(data_dir), demo_data=False, _env_file=None)
+    platform = bootstrap(settings, engine=engine, migrate=False)
+    config = mss.MessagingConfig(trusted_domains=frozenset({OUTSIDE_DOMAIN}))
+    gateway = InboundGateway(handler=mss.make_handler(platform, config), trusted_domains=[OUTSIDE_DOMAIN],
+                             local_domains=sorted(config.hosted_domains), port=port, require_starttls=False,
+                             max_message_bytes=config.max_message_bytes, reuse_port=True)  # fmt: skip
+
+    def close() -> None:
+        platform.close()
+        engine.dispose()
+
+    return gateway, close
 
 
 def _mailboxes(platform: Platform, config: Any) -> list[str]:
@@ -125,12 +157,16 @@ def _mail(number: int, to: str, attachment: bytes, when: dt.datetime) -> tuple[s
     return to, message.as_bytes(policy=SMTP)  # CRLF line ends, as on the wire
 
 
-def bench_gateway(platform: Platform, messages: int, clients: int, attachment_kb: int, echo: Echo) -> dict[str, Any]:
-    """Section 1: real smtplib clients → the real inbound gateway → mailboxes (see the module docstring)."""
+def bench_gateway(platform: Platform, messages: int, clients: int, attachment_kb: int, echo: Echo, *,
+                  url: str, processes: int) -> dict[str, Any]:  # fmt: skip
+    """Section 1: real smtplib clients → the real inbound gateway (``processes`` processes on one port) →
+    mailboxes (see the module docstring)."""
+    import functools
+
     from sqlalchemy import func, select
 
     from carnet.messaging import service as mss
-    from carnet.messaging.smtp_server import InboundGateway
+    from carnet.messaging.gateway_pool import GatewayPool
     from carnet.messaging.store import AttachmentRow, MessageRow, RecipientRow
 
     config = mss.MessagingConfig(trusted_domains=frozenset({OUTSIDE_DOMAIN}))
@@ -140,11 +176,10 @@ def bench_gateway(platform: Platform, messages: int, clients: int, attachment_kb
     mails = [_mail(n, addresses[n % len(addresses)], attachment, now) for n in range(messages)]
     size = sum(len(m) for _to, m in mails) / messages
     echo(f"{_n(messages)} messages de {size / 1024:.0f} Kio (pièce jointe {attachment_kb} Kio) vers "
-         f"{len(addresses)} boîtes professionnelles, {clients} client(s) smtplib, une connexion chacun")  # fmt: skip
+         f"{len(addresses)} boîtes professionnelles, {clients} client(s) smtplib, une connexion chacun ; "
+         f"passerelle : {processes} processus sur le même port")  # fmt: skip
     port = _free_port()
-    gateway = InboundGateway(handler=mss.make_handler(platform, config), trusted_domains=[OUTSIDE_DOMAIN],
-                             local_domains=sorted(config.hosted_domains), port=port, require_starttls=False,
-                             max_message_bytes=config.max_message_bytes)  # fmt: skip
+    gateway = GatewayPool(functools.partial(_pooled_gateway, url, str(platform.settings.data_dir), port), processes)
     durations: list[int] = []
     failures: list[str] = []
     lock = threading.Lock()
@@ -172,6 +207,7 @@ def bench_gateway(platform: Platform, messages: int, clients: int, attachment_kb
         threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
         for thread in threads:
             thread.start()
+        cpu_before = _cpu(gateway.pids)
         try:
             start.wait()
         except threading.BrokenBarrierError:
@@ -180,6 +216,7 @@ def bench_gateway(platform: Platform, messages: int, clients: int, attachment_kb
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - began
+        cpu_after = _cpu(gateway.pids)
     if failures or len(durations) != messages:
         raise ValidationError(f"banc faussé : {messages - len(durations)} message(s) refusé(s) par la passerelle "
                               f"({'; '.join(failures[:3])})")  # fmt: skip
@@ -192,10 +229,16 @@ def bench_gateway(platform: Platform, messages: int, clients: int, attachment_kb
         raise ValidationError(f"banc faussé : {stored} message(s) en boîte, {delivered} distribué(s), {files} pièce(s) "
                               f"jointe(s) pour {messages} envoyé(s)")  # fmt: skip
     result = _latency(durations, wall)
-    result.update(messages=messages, clients=clients, attachment_kb=attachment_kb, message_bytes=size, wall_s=wall)
+    result.update(messages=messages, clients=clients, attachment_kb=attachment_kb, message_bytes=size, wall_s=wall,
+                  processes=processes)  # fmt: skip
+    if cpu_before is not None and cpu_after is not None:
+        result["gateway_cpu_ms"] = (cpu_after - cpu_before) * 1000 / messages
     echo(f"{_n(messages)} messages acceptés en {wall:.1f} s : {_n(result['per_s'])} messages/s — par message (vu "
          f"du client) : p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, "
          f"max {result['max_ms']:.0f} ms")  # fmt: skip
+    if "gateway_cpu_ms" in result:
+        echo(f"CPU des processus de la passerelle : {result['gateway_cpu_ms']:.2f} ms par message (hors base de "
+             "données)")  # fmt: skip
     echo(f"Vérifié : {stored} messages en boîte, {delivered} distributions, {files} pièces jointes stockées")
     return result
 
@@ -319,7 +362,8 @@ def _bench_backend(name: str, url: str, *, folder: Path, params: dict[str, Any],
         echo(f"{name} {version} — schéma créé par les migrations Alembic ; contenus dans {settings.effective_blob_dir}")
         echo("")
         echo("-- 1. Passerelle SMTP entrante (aiosmtpd sur la boucle locale, un commit par message avant « 250 »)")
-        gateway = bench_gateway(platform, params["messages"], params["clients"], params["attachment_kb"], echo)
+        gateway = bench_gateway(platform, params["messages"], params["clients"], params["attachment_kb"], echo,
+                                url=url, processes=params["processes"])  # fmt: skip
         echo("")
         echo("-- 2. share de bout en bout (dépôt, obligations, messages MSSanté avec IHE XDM, journal ; un commit "
              "par appel)")  # fmt: skip
@@ -371,6 +415,7 @@ def run(
     backend: str,
     postgres_url: str | None,
     echo: Echo,
+    processes: int | None = None,
 ) -> dict[str, Any]:
     """Run the measurements, print them through ``echo`` and return them (see the module docstring)."""
     if backend not in BACKENDS:
@@ -380,18 +425,21 @@ def run(
             raise ValidationError(f"--{name} : au moins 1 attendu, {value} reçu", field=name)
     if not 1 <= attachment_kb <= 10_240:
         raise ValidationError(f"--attachment-kb : entre 1 et 10 240, {attachment_kb} reçu", field="attachment_kb")
+    processes = processes or os.cpu_count() or 1
+    if not 1 <= processes <= 64:
+        raise ValidationError(f"--gateway-processes : entre 1 et 64, {processes} reçu", field="processes")
     if clients > messages:
         raise ValidationError(f"--clients : au plus --messages ({messages}), {clients} reçu", field="clients")
     started = time.perf_counter()
     machine = {"cpu": _cpu_model(), "cpus": os.cpu_count(), "python": platform.python_version(),
                "system": f"{platform.system()} {platform.release()}"}  # fmt: skip
     params = {"messages": messages, "clients": clients, "attachment_kb": attachment_kb, "shares": shares,
-              "backend": backend}  # fmt: skip
+              "backend": backend, "processes": processes}  # fmt: skip
     echo(f"carnet bench messaging — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     echo(f"Machine : {machine['cpu']}, {machine['cpus']} cœurs, Python {machine['python']}, {machine['system']} "
          f"(charge {os.getloadavg()[0]:.1f} au départ : la machine peut être partagée)")  # fmt: skip
     echo(f"Paramètres : --messages {messages} --clients {clients} --attachment-kb {attachment_kb} --shares {shares} "
-         f"--backend {backend}")  # fmt: skip
+         f"--backend {backend} --gateway-processes {processes}")  # fmt: skip
     per_backend: dict[str, Any] = {}
     if backend in ("sqlite", "both"):
         per_backend["sqlite"] = bench_sqlite(params, echo)
@@ -404,7 +452,8 @@ def run(
         g, s = per_backend[key]["gateway"], per_backend[key]["shares"]
         checks.append({"measure": f"passerelle SMTP, {label}, pièce jointe {attachment_kb} Kio",
                        "target": f"≥ {TARGET_GATEWAY_PER_S:.0f} messages/s",
-                       "measured": f"{_n(g['per_s'])} /s (p95 {g['p95_ms']:.1f} ms, {clients} clients)",
+                       "measured": f"{_n(g['per_s'])} /s (p95 {g['p95_ms']:.1f} ms, {clients} clients, "
+                                     f"{processes} processus)",
                        "passed": g["per_s"] >= TARGET_GATEWAY_PER_S})  # fmt: skip
         checks.append({"measure": f"share de bout en bout, {label}", "target": f"≥ {TARGET_SHARES_PER_S:.0f} /s",
                        "measured": f"{_n(s['per_s'])} /s (p95 {s['p95_ms']:.1f} ms)",

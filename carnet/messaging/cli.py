@@ -3,21 +3,26 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 
 from carnet.bootstrap import bootstrap
 from carnet.settings import Settings
 
+if TYPE_CHECKING:
+    from carnet.messaging.smtp_server import InboundGateway
+
 messaging_app = typer.Typer(help="Messagerie sécurisée : passerelle SMTP, envoi de la file sortante.",
                             no_args_is_help=True)  # fmt: skip
 
 
-@messaging_app.command("serve-smtp")
-def serve_smtp() -> None:
-    """Listen for mail from trusted MSSanté domains (CARNET_MSS_INBOUND_*) until interrupted."""
+def gateway_from_settings(reuse_port: bool = False) -> tuple[InboundGateway, Callable[[], None]]:
+    """The inbound gateway the settings (CARNET_MSS_INBOUND_*) describe, on a platform opened for it."""
     from carnet.messaging.service import MessagingConfig, make_handler
     from carnet.messaging.smtp_server import InboundGateway
 
@@ -36,17 +41,48 @@ def serve_smtp() -> None:
         tls_context=context,
         require_starttls=settings.mss_inbound_require_starttls and context is not None,
         max_message_bytes=settings.mss_max_message_bytes,
+        reuse_port=reuse_port,
     )
-    gateway.start()
-    typer.echo(f"passerelle SMTP à l'écoute sur {settings.mss_inbound_host}:{settings.mss_inbound_port}")
+    return gateway, platform.close
+
+
+@messaging_app.command("serve-smtp")
+def serve_smtp(
+    processes: int = typer.Option(1, min=1, max=64, help="Processus de la passerelle sur le même port (un par cœur)"),
+) -> None:
+    """Listen for mail from trusted MSSanté domains (CARNET_MSS_INBOUND_*) until interrupted."""
+    settings = Settings()
+    where = f"{settings.mss_inbound_host}:{settings.mss_inbound_port}"
+    if processes == 1:
+        gateway, close = gateway_from_settings()
+        gateway.start()
+        typer.echo(f"passerelle SMTP à l'écoute sur {where}")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            gateway.stop()
+            close()
+        return
+    from carnet.messaging.gateway_pool import GatewayPool
+
+    pool = GatewayPool(functools.partial(gateway_from_settings, reuse_port=True), processes)
+    try:
+        pool.start()
+    except RuntimeError as exc:
+        typer.echo(f"erreur : {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"passerelle SMTP à l'écoute sur {where} ({processes} processus)")
     try:
         while True:
-            time.sleep(3600)
+            if pool.supervise():
+                typer.echo("un processus de la passerelle s'était arrêté : remplacé", err=True)
     except KeyboardInterrupt:
         pass
     finally:
-        gateway.stop()
-        platform.close()
+        pool.stop()
 
 
 @messaging_app.command("deliver")

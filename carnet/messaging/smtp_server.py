@@ -21,6 +21,11 @@ STARTTLS is offered when ``tls_context`` is given, and required before ``MAIL`` 
 (the default then: MSSanté traffic between operators is encrypted). ``8BITMIME`` and ``SMTPUTF8`` are
 advertised. The server runs in its own thread (aiosmtpd's :class:`~aiosmtpd.controller.Controller`): use
 ``start()``/``stop()`` or ``with InboundGateway(...) as gateway:``.
+
+One process parses and stores mail on one core (the GIL). ``reuse_port=True`` lets several gateway processes
+listen on the same address (``SO_REUSEPORT``, Linux: the kernel spreads the connections among them), which is how
+:mod:`carnet.messaging.gateway_pool` runs one gateway per core; the gateway keeps no state of its own, everything
+is in the database.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import asyncio
 import functools
 import logging
 import ssl
+import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
@@ -134,6 +140,34 @@ class _Handler:
         return "250 2.0.0 message reçu"
 
 
+class _Controller(Controller):
+    """aiosmtpd's controller, able to share its port with other processes (``SO_REUSEPORT``)."""
+
+    def __init__(self, *args: Any, reuse_port: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reuse_port = reuse_port
+
+    def _create_server(self) -> Any:
+        if not self.reuse_port:
+            return super()._create_server()
+        return self.loop.create_server(
+            self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context, reuse_port=True
+        )
+
+    def _trigger_server(self) -> None:
+        # The start-up check connects once to make aiosmtpd build its protocol (and surface an error in it). With a
+        # shared port that connection may reach another process: connect again until this one answered.
+        if not self.reuse_port:
+            super()._trigger_server()  # type: ignore[no-untyped-call]
+            return
+        deadline = time.monotonic() + self.ready_timeout
+        while not self._factory_invoked.is_set() and time.monotonic() < deadline:
+            try:
+                super()._trigger_server()  # type: ignore[no-untyped-call]
+            except OSError:
+                time.sleep(0.01)
+
+
 class InboundGateway:
     """The inbound SMTP server (see the module docstring)."""
 
@@ -153,6 +187,7 @@ class InboundGateway:
         accept_null_sender: bool = False,
         server_hostname: str | None = None,
         timeout: float = 300.0,
+        reuse_port: bool = False,
     ) -> None:
         if require_starttls and tls_context is None:
             raise ValueError("require_starttls needs a tls_context")
@@ -171,6 +206,7 @@ class InboundGateway:
         self.accept_null_sender = accept_null_sender
         self.server_hostname = server_hostname
         self.timeout = timeout
+        self.reuse_port = reuse_port
         self._controller: Controller | None = None
 
     def start(self) -> None:
@@ -186,11 +222,12 @@ class InboundGateway:
         if self.tls_context is not None:
             params["tls_context"] = self.tls_context
             params["require_starttls"] = self.require_starttls
-        controller = Controller(
+        controller = _Controller(
             _Handler(self),
             hostname=self.host,
             port=self.port,
             server_hostname=self.server_hostname,
+            reuse_port=self.reuse_port,
             **params,
         )
         controller.start()
