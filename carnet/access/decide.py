@@ -820,14 +820,16 @@ def _app(
         if not _app_grant(actor.id, facts, class_code, now, False):
             denies.extend(_diagnose("app", actor.id, None, facts, class_code, now, False, R_APP_NO_GRANT))
         return _deny(tuple(denies)) if denies else _allow((R_APP_GRANT_READ,))
-    if action in _WRITES:
+    if action in _WRITES or action == Action.DELETE:  # an app deletes (cancels) only what it added
         if resource is None:
             return _deny((R_RESOURCE_MISSING,))
-        if not may_share(facts.identity_status):
+        if action in _WRITES and not may_share(facts.identity_status):
             denies.append(R_IDENTITY_NOT_QUALIFIED)
         if resource.author_kind != "app" or resource.author_id != actor.id:
             denies.append(R_APP_NOT_AUTHOR)
         if not _app_grant(actor.id, facts, resource.class_code, now, True):
             denies.extend(_diagnose("app", actor.id, None, facts, resource.class_code, now, True, R_APP_NO_GRANT))
-        return _deny(tuple(denies)) if denies else _allow((R_APP_GRANT_WRITE, R_IDENTITY_QUALIFIED))
+        if denies:
+            return _deny(tuple(denies))
+        return _allow((R_APP_GRANT_WRITE, R_IDENTITY_QUALIFIED) if action in _WRITES else (R_APP_GRANT_WRITE,))
     return _deny((R_APP_ACTION,))

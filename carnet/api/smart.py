@@ -19,7 +19,7 @@ SCOPES = [
     "openid", "fhirUser", "launch/patient",
     "patient/DocumentReference.rs", "patient/DocumentReference.c", "patient/Binary.r", "patient/Patient.r",
     "patient/Consent.rs", "patient/AuditEvent.rs",
-    "patient/Observation.c", "patient/Immunization.c", "patient/AllergyIntolerance.c", "patient/Appointment.c",
+    "patient/Observation.c", "patient/Immunization.c", "patient/AllergyIntolerance.c", "patient/Appointment.cu",
     "system/DocumentReference.cruds", "system/Binary.r", "system/Patient.rs",
 ]  # fmt: skip
 

@@ -164,7 +164,8 @@ class Feed:
 
 
 # The space's categories whose services accept an app's write under a write grant (carnet/space/profile.py:
-# vitals, vaccinations, allergies; carnet/space/agenda.py: the agenda, never in the past). Not fed by apps: the
+# vitals, vaccinations, allergies; carnet/space/agenda.py: the agenda, never in the past, and the app cancels the
+# events it added: ``.u``). Not fed by apps: the
 # record's documents (deposits by apps are out of scope), the health questionnaire (the holder's alone), the
 # reimbursements (the insurer's feed).
 FEEDS: tuple[Feed, ...] = (
@@ -174,7 +175,7 @@ FEEDS: tuple[Feed, ...] = (
          "patient/Immunization.c"),
     Feed("allergies", "AllergyIntolerance", "Allergies et intolérances", "Allergies and intolerances",
          "patient/AllergyIntolerance.c", "patient/AllergyIntolerance.c"),
-    Feed("agenda", "Appointment", "Agenda", "Agenda", "patient/Appointment.c", "patient/Appointment.c"),
+    Feed("agenda", "Appointment", "Agenda", "Agenda", "patient/Appointment.cu", "patient/Appointment.cu"),
 )  # fmt: skip
 _FEED_BY_CODE = {f.code: f for f in FEEDS}
 _FEED_BY_RESOURCE = {f.resource: f for f in FEEDS}

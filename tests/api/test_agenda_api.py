@@ -110,7 +110,7 @@ def test_bad_appointments_are_operation_outcomes_naming_the_element(
     assert answer.status_code == 422 and answer.json()["issue"][0]["expression"] == ["Appointment.end"]
 
 
-def test_an_app_needs_scope_and_grant_and_may_not_add_a_past_event(
+def test_an_app_needs_scope_and_grant_may_not_add_a_past_event_and_cancels_only_its_own(
     client: TestClient, tokens: Tokens, platform: Platform, dominique: str
 ) -> None:
     now = platform.clock.now()
@@ -136,6 +136,15 @@ def test_an_app_needs_scope_and_grant_and_may_not_add_a_past_event(
     assert [i["expression"] for i in past.json()["issue"]] == [["Appointment.start"]]
     made = client.post("/fhir/Appointment", json=future, headers=scoped)
     assert made.status_code == 201 and valid(made.json())["status"] == "booked"
+
+    # The app cancels the event it added, never the holder's.
+    cancelled = client.post(f"/fhir/Appointment/{made.json()['id']}/$cancel", headers=scoped)
+    assert cancelled.status_code == 200 and valid(cancelled.json())["status"] == "cancelled"
+    theirs = client.post("/fhir/Appointment", json=future, headers=holder(tokens))
+    refused = client.post(f"/fhir/Appointment/{theirs.json()['id']}/$cancel", headers=scoped)
+    assert refused.status_code == 403 and refused.json()["resourceType"] == "OperationOutcome"
+    still = client.get(f"/fhir/Appointment/{theirs.json()['id']}", headers=holder(tokens))
+    assert still.json()["status"] == "booked"
 
 
 def test_the_feed_is_served_without_a_session_at_its_secret_address(

@@ -270,7 +270,7 @@ def test_an_app_feeds_the_vitals_with_its_token_but_only_what_the_holder_let_it_
 
     # The consent screen says apart what the app will read and what it will add to the space.
     meta = _server_metadata(live_server)
-    assert {"patient/Appointment.c", "patient/Immunization.c", "patient/AllergyIntolerance.c",
+    assert {"patient/Appointment.cu", "patient/Immunization.c", "patient/AllergyIntolerance.c",
             f"patient/Observation.c?category={VITAL_SIGNS}|vital-signs"} <= set(meta["scopes_supported"])  # fmt: skip
     client = _app_client(app_id, scope)
     url, _ = client.create_authorization_url(meta["authorization_endpoint"], code_verifier=generate_token(48))
@@ -286,7 +286,7 @@ def test_an_app_feeds_the_vitals_with_its_token_but_only_what_the_holder_let_it_
     app, token = _connect(live_server, browser, app_id, scope)
     granted = token["scope"].split()
     assert "patient/Observation.c" in granted and "patient/Observation.rs" not in granted
-    assert "patient/Appointment.c" not in granted
+    assert "patient/Appointment.cu" not in granted
 
     made = app.post(f"{base}/fhir/Observation", json=_weight(patient_id, now - dt.timedelta(hours=1)))
     assert made.status_code == 201, made.text
@@ -304,7 +304,7 @@ def test_an_app_feeds_the_vitals_with_its_token_but_only_what_the_holder_let_it_
 
     # Connected again with the agenda: a future event is added, a past one refused as for any app.
     again, token = _connect(live_server, browser, app_id, "patient/Observation.c patient/Appointment.c")
-    assert {"patient/Observation.c", "patient/Appointment.c"} <= set(token["scope"].split())
+    assert {"patient/Observation.c", "patient/Appointment.cu"} <= set(token["scope"].split())
     past = again.post(f"{base}/fhir/Appointment", json=_appointment(patient_id, now - dt.timedelta(days=1)))
     assert past.status_code == 422 and [i["expression"] for i in past.json()["issue"]] == [["Appointment.start"]]
     booked = again.post(f"{base}/fhir/Appointment", json=_appointment(patient_id, now + dt.timedelta(days=3)))

@@ -171,7 +171,7 @@ def test_the_feed_categories_are_the_space_categories_whose_services_accept_an_a
 def test_the_token_adds_the_create_of_each_fed_category_and_the_consent_screen_its_granular_scope() -> None:
     assert token_scopes(frozenset({"11"}), frozenset({"agenda", "vitals"})) == [
         "launch/patient", "patient/Patient.r", "patient/DocumentReference.rs", "patient/Binary.r",
-        "patient/Observation.c", "patient/Appointment.c"]  # fmt: skip
+        "patient/Observation.c", "patient/Appointment.cu"]  # fmt: skip
     assert token_scopes(frozenset(), frozenset({"allergies"})) == ["launch/patient", "patient/Patient.r",
                                                                     "patient/AllergyIntolerance.c"]  # fmt: skip
     assert consent_feed_scopes(frozenset({"vitals", "vaccinations"})) == [

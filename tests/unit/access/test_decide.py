@@ -338,6 +338,10 @@ GRID = [
     row("app cannot deposit a professional's document", APP_TENSIO, A.DEPOSIT, camille(), CONSULTATION, normal(),
         False, "app_not_author"),
     row("app never hides", APP_TENSIO, A.HIDE, camille(), CONSULTATION, normal(), False, "app_action_not_allowed"),
+    row("app deletes its own measures", APP_TENSIO, A.DELETE, camille(), APP_MEASURES, normal(), True,
+        "app_grant_write"),
+    row("app never deletes a professional's document", APP_TENSIO, A.DELETE, camille(), CONSULTATION, normal(),
+        False, "app_not_author"),
     row("app in a closed space", APP_TENSIO, A.READ, camille(space_status=SpaceStatus.CLOSED), CONSULTATION,
         normal(), False, "space_closed"),
     # --- the platform -----------------------------------------------------------------------------------------
