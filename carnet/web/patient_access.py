@@ -27,6 +27,7 @@ from carnet.record.valuesets import value_sets
 from carnet.storage.uow import UnitOfWork
 from carnet.web import session as web_session
 from carnet.web.auth import PageCallerDep
+from carnet.web.i18n import language
 from carnet.web.patient_space import Here, here
 from carnet.web.templating import page
 
@@ -61,14 +62,15 @@ def _target(uow: UnitOfWork, kind: str, target_id: str) -> dict[str, Any]:
     return _professional(uow, target_id) if kind == "professional" else _organisation(uow, target_id)
 
 
-def _class_labels(codes: list[str]) -> list[str]:
-    from carnet.catalogue.model import category_label  # the space's categories of the apps' grants too
+def _class_labels(codes: list[str], lang: str = "fr") -> list[str]:
+    """J06 classes by their official (French) label; the space's categories of the apps' grants in ``lang``."""
+    from carnet.catalogue.model import category_label
 
     labels = value_sets().class_code
-    return [label if (label := labels.label(code)) != code else category_label(code) for code in codes]
+    return [label if (label := labels.label(code)) != code else category_label(code, lang) for code in codes]
 
 
-def _view(uow: UnitOfWork, at: Here) -> dict[str, Any]:
+def _view(uow: UnitOfWork, at: Here, lang: str = "fr") -> dict[str, Any]:
     """Every current setting of the space (``access.list_settings``: the decision, the reading traced)."""
     now = uow.clock.now()
     settings = access.list_settings(uow=uow, actor=at.actor, patient_id=at.patient_id)
@@ -82,7 +84,8 @@ def _view(uow: UnitOfWork, at: Here) -> dict[str, Any]:
             blocked.setdefault(s.row.target_id, {**_target(uow, s.row.target_kind, s.row.target_id),
                                                  "kind": s.row.target_kind, "since": s.row.created_at})  # fmt: skip
     grants = [{"id": s.row.id, **_target(uow, s.row.grantee_kind, s.row.grantee_id), "kind": s.row.grantee_kind,
-               "read": s.row.can_read, "write": s.row.can_write, "classes": _class_labels(list(s.row.class_codes)),
+               "read": s.row.can_read, "write": s.row.can_write,
+               "classes": _class_labels(list(s.row.class_codes), lang),
                "until": s.row.valid_until, "since": s.row.valid_from}
               for s in settings
               if s.kind == "grant" and s.row.revoked_at is None
@@ -120,7 +123,7 @@ def _search(uow: UnitOfWork, actor: Actor, query: str) -> dict[str, list[dict[st
 
 def _render(request: Request, uow: UnitOfWork, at: Here, *, status: int = 200, error: str | None = None,
             search: str = "") -> Response:  # fmt: skip
-    view = _view(uow, at)
+    view = _view(uow, at, language(request))
     found = _search(uow, at.actor, search)
     uow.commit()
     done = request.query_params.get("fait")

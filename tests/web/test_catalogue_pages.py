@@ -93,3 +93,22 @@ def test_the_consent_screen_in_english_lists_apart_what_the_app_reads_and_adds(
     listed = client.get("/catalogue/apps").json()["apps"]
     assert [a["feeds"] for a in listed] == [[{"code": "vitals", "label": "Constantes de santé"},
                                              {"code": "agenda", "label": "Agenda"}]]  # fmt: skip
+
+
+def test_who_can_access_names_an_apps_write_grant_as_adding_data(
+    client: TestClient, tokens: Tokens, platform: Platform
+) -> None:
+    patient_id, _ = _dominique_with_a_summary(platform)
+    app_id = referenced_app(platform, granted=("11",), fed=("vitals",))
+    with platform.uow() as uow:
+        catalogue.connect(uow=uow, actor=_holder(patient_id), patient_id=patient_id, app_id=app_id,  # type: ignore[arg-type]
+                          categories=frozenset({"11"}), feeds=frozenset({"vitals"}), redirect_uri=CALLBACK,
+                          code_challenge=CHALLENGE)  # fmt: skip
+        uow.commit()
+    _signed_in(client, tokens.for_patient(DOMINIQUE_INS))
+    page = html.unescape(client.get("/acces").text)
+    assert "Lecture — Synthèse" in " ".join(page.split()) and "Ajout de données — Constantes de santé" in " ".join(
+        page.split()
+    )
+    english = " ".join(html.unescape(client.get("/acces?lang=en").text).split())
+    assert "Adds data — Vital signs" in english and "Read — Synthèse" in english  # J06 labels are French only
