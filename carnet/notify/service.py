@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from carnet.audit.model import jsonable
 from carnet.errors import NotFound, ValidationError
-from carnet.notify.store import MailOutboxRow, NotificationPreferenceRow, NotificationRow
+from carnet.notify.store import NotificationPreferenceRow, NotificationRow
 from carnet.notify.templates import NotificationKind, email_body, render
 from carnet.storage.orm import new_id
 
@@ -71,8 +71,23 @@ def notify(
     rendered = render(kind, at=now, actor_label=actor_label, detail=detail)
     stored_detail: dict[str, Any] = dict(jsonable(dict(detail)) or {})
     stored_detail.setdefault("actor_label", actor_label)
-    row = NotificationRow(
+    # The preferences first (their read flushes what the caller left pending, as before), then the rows written
+    # with plain INSERTs: nothing of them is read back as ORM objects in the unit of work, and adding them to the
+    # session cost two flushes (the preferences' autoflush, then this one) for two small rows.
+    prefs = uow.notifications.preferences(patient_id)
+    uow.flush()
+    notification = Notification(
         id=new_id(),
+        patient_id=patient_id,
+        kind=kind,
+        created_at=now,
+        title=rendered.title,
+        body=rendered.body,
+        read_at=None,
+        detail=dict(stored_detail),
+    )
+    uow.notifications.insert_notification(
+        id=notification.id,
         patient_id=patient_id,
         kind=kind.value,
         created_at=now,
@@ -81,24 +96,21 @@ def notify(
         read_at=None,
         detail=stored_detail,
     )
-    uow.notifications.add(row)
-    prefs = uow.notifications.preferences(patient_id)
     if prefs is not None and prefs.email_enabled and prefs.email:
-        uow.notifications.add(
-            MailOutboxRow(
-                id=new_id(),
-                notification_id=row.id,
-                to_address=prefs.email,
-                subject=rendered.title,
-                body=email_body(rendered),
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+        uow.notifications.insert_mail(
+            id=new_id(),
+            notification_id=notification.id,
+            to_address=prefs.email,
+            subject=rendered.title,
+            body=email_body(rendered),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            last_error=None,
+            sent_at=None,
+            created_at=now,
         )
-    uow.flush()
-    return _view(row)
+    return notification
 
 
 def set_preferences(*, uow: UnitOfWork, patient_id: str, email: str | None, enabled: bool) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, insert, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Table, Text, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -69,12 +69,24 @@ class ProfessionalFirstAccessRow(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
+_INSERT_NOTIFICATION = insert(cast(Table, NotificationRow.__table__))
+_INSERT_MAIL = insert(cast(Table, MailOutboxRow.__table__))
+
+
 class NotificationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def add(self, row: Any) -> None:
         self.session.add(row)
+
+    def insert_notification(self, **values: Any) -> None:
+        """Write one notification row (every column given) with a plain INSERT; the session is not involved."""
+        self.session.connection().execute(_INSERT_NOTIFICATION, values)
+
+    def insert_mail(self, **values: Any) -> None:
+        """Write one outbox row (every column given) with a plain INSERT."""
+        self.session.connection().execute(_INSERT_MAIL, values)
 
     def get(self, notification_id: str) -> NotificationRow | None:
         return self.session.get(NotificationRow, notification_id)
