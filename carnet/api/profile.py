@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
 
-from carnet.access.model import Actor, ActorKind
+from carnet.access.model import Actor, ActorKind, Context
 from carnet.api import _paging as p
 from carnet.api.deps import CallerDep, UowDep, actor_on, request_context, searched_patient_id
 from carnet.api.documents import _app_patient_id, actor_for_patient
@@ -38,6 +39,8 @@ from carnet.space.profile_model import CIS_SYSTEM, LOINC, QUESTIONNAIRE_URL, kin
 from carnet.storage.uow import UnitOfWork
 
 router = APIRouter(tags=["fhir"])
+V = TypeVar("V")  # a use case's view
+D = TypeVar("D")  # what a body is read into
 
 CAPABILITIES: list[dict[str, Any]] = [
     {
@@ -162,19 +165,45 @@ def _page(request: Request, found: dict[str, list[str]], resources: list[dict[st
     return fhir_response(p.searchset(request, window, total=len(resources), page=page))
 
 
+def _read(
+    request: Request, caller: Caller, uow: UnitOfWork, resource_type: str, resource_id: str,
+    get: Callable[[UnitOfWork, Actor, str, Context], V], to_fhir: Callable[[V], dict[str, Any]],
+) -> JSONResponse:  # fmt: skip
+    """``read``: the scope, the caller's role on the item's record, the use case (decided, traced), the resource."""
+    require_scope(caller, resource_type, "r")
+    item_id = p.resource_id(resource_id, resource_type)
+    actor = _actor_on_item(uow, caller, resource_type, item_id)
+    resource = to_fhir(get(uow, actor, item_id, request_context(request, uow)))
+    uow.commit()
+    return fhir_response(resource)
+
+
+async def _create(
+    request: Request, caller: Caller, uow: UnitOfWork, resource_type: str, refused: str | None,
+    parse: Callable[[dict[str, Any]], tuple[str, D]], add: Callable[[UnitOfWork, Actor, str, D, Context], V],
+    to_fhir: Callable[[V], dict[str, Any]],
+) -> JSONResponse:  # fmt: skip
+    """``create``: the scope (a refusal traced as ``refused`` when given), the body validated, the use case, 201."""
+    if refused is None:
+        require_scope(caller, resource_type, "c")
+    else:
+        require_scope_traced(uow, caller, resource_type, "c", trace=refused)
+    patient_id, data = parse(await _body(request, resource_type))
+    actor = actor_for_patient(uow, caller, patient_id)
+    resource = to_fhir(add(uow, actor, patient_id, data, request_context(request, uow)))
+    uow.commit()
+    return _created(request, resource)
+
+
 # --- Observation ------------------------------------------------------------------------------------------------
 
 
 @router.get("/fhir/Observation/{resource_id}", response_class=JSONResponse)
 def read_observation(resource_id: str, request: Request, caller: CallerDep, uow: UowDep) -> JSONResponse:
     """One measure (``read``)."""
-    require_scope(caller, "Observation", "r")
-    item_id = p.resource_id(resource_id, "Observation")
-    actor = _actor_on_item(uow, caller, "Observation", item_id)
-    view = profile.get_measure(uow=uow, actor=actor, measure_id=item_id, ctx=request_context(request, uow))
-    resource = fhir.observation(view)
-    uow.commit()
-    return fhir_response(resource)
+    return _read(request, caller, uow, "Observation", resource_id,
+                 lambda u, a, i, c: profile.get_measure(uow=u, actor=a, measure_id=i, ctx=c),
+                 fhir.observation)  # fmt: skip
 
 
 @router.get("/fhir/Observation", response_class=JSONResponse)
@@ -215,16 +244,9 @@ def search_observations(request: Request, caller: CallerDep, uow: UowDep) -> JSO
 @router.post("/fhir/Observation", response_class=JSONResponse, status_code=201)
 async def create_observation(request: Request, caller: CallerDep, uow: UowDep) -> JSONResponse:
     """Record a measure (``create``): the holder, or an app with a write grant on the vitals. 201 with it."""
-    require_scope_traced(uow, caller, "Observation", "c", trace="profile.vital_refused")
-    body = await _body(request, "Observation")
-    patient_id, measurement = fhir.measurement_from(body)
-    actor = actor_for_patient(uow, caller, patient_id)
-    view = profile.add_measure(
-        uow=uow, actor=actor, patient_id=patient_id, measurement=measurement, ctx=request_context(request, uow)
-    )
-    resource = fhir.observation(view)
-    uow.commit()
-    return _created(request, resource)
+    return await _create(request, caller, uow, "Observation", "profile.vital_refused", fhir.measurement_from,
+                         lambda u, a, pid, m, c: profile.add_measure(uow=u, actor=a, patient_id=pid, measurement=m,
+                                                                     ctx=c), fhir.observation)  # fmt: skip
 
 
 # --- Immunization -----------------------------------------------------------------------------------------------
@@ -233,13 +255,9 @@ async def create_observation(request: Request, caller: CallerDep, uow: UowDep) -
 @router.get("/fhir/Immunization/{resource_id}", response_class=JSONResponse)
 def read_immunization(resource_id: str, request: Request, caller: CallerDep, uow: UowDep) -> JSONResponse:
     """One vaccination (``read``)."""
-    require_scope(caller, "Immunization", "r")
-    item_id = p.resource_id(resource_id, "Immunization")
-    actor = _actor_on_item(uow, caller, "Immunization", item_id)
-    view = profile.get_immunization(uow=uow, actor=actor, immunization_id=item_id, ctx=request_context(request, uow))
-    resource = fhir.immunization(view)
-    uow.commit()
-    return fhir_response(resource)
+    return _read(request, caller, uow, "Immunization", resource_id,
+                 lambda u, a, i, c: profile.get_immunization(uow=u, actor=a, immunization_id=i, ctx=c),
+                 fhir.immunization)  # fmt: skip
 
 
 @router.get("/fhir/Immunization", response_class=JSONResponse)
@@ -266,16 +284,10 @@ def search_immunizations(request: Request, caller: CallerDep, uow: UowDep) -> JS
 @router.post("/fhir/Immunization", response_class=JSONResponse, status_code=201)
 async def create_immunization(request: Request, caller: CallerDep, uow: UowDep) -> JSONResponse:
     """Record a vaccination (``create``): the holder, the professional who gave it, an app with a write grant."""
-    require_scope_traced(uow, caller, "Immunization", "c", trace="profile.immunization_refused")
-    body = await _body(request, "Immunization")
-    patient_id, given = fhir.immunization_from(body)
-    actor = actor_for_patient(uow, caller, patient_id)
-    view = profile.add_immunization(
-        uow=uow, actor=actor, patient_id=patient_id, immunization=given, ctx=request_context(request, uow)
-    )
-    resource = fhir.immunization(view)
-    uow.commit()
-    return _created(request, resource)
+    return await _create(request, caller, uow, "Immunization", "profile.immunization_refused", fhir.immunization_from,
+                         lambda u, a, pid, i, c: profile.add_immunization(uow=u, actor=a, patient_id=pid,
+                                                                          immunization=i, ctx=c),
+                         fhir.immunization)  # fmt: skip
 
 
 # --- AllergyIntolerance -----------------------------------------------------------------------------------------
@@ -284,13 +296,9 @@ async def create_immunization(request: Request, caller: CallerDep, uow: UowDep) 
 @router.get("/fhir/AllergyIntolerance/{resource_id}", response_class=JSONResponse)
 def read_allergy(resource_id: str, request: Request, caller: CallerDep, uow: UowDep) -> JSONResponse:
     """One allergy (``read``)."""
-    require_scope(caller, "AllergyIntolerance", "r")
-    item_id = p.resource_id(resource_id, "AllergyIntolerance")
-    actor = _actor_on_item(uow, caller, "AllergyIntolerance", item_id)
-    view = profile.get_allergy(uow=uow, actor=actor, allergy_id=item_id, ctx=request_context(request, uow))
-    resource = fhir.allergy_intolerance(view)
-    uow.commit()
-    return fhir_response(resource)
+    return _read(request, caller, uow, "AllergyIntolerance", resource_id,
+                 lambda u, a, i, c: profile.get_allergy(uow=u, actor=a, allergy_id=i, ctx=c),
+                 fhir.allergy_intolerance)  # fmt: skip
 
 
 @router.get("/fhir/AllergyIntolerance", response_class=JSONResponse)
@@ -313,16 +321,9 @@ def search_allergies(request: Request, caller: CallerDep, uow: UowDep) -> JSONRe
 @router.post("/fhir/AllergyIntolerance", response_class=JSONResponse, status_code=201)
 async def create_allergy(request: Request, caller: CallerDep, uow: UowDep) -> JSONResponse:
     """Record an allergy (``create``): the holder, a professional, an app with a write grant."""
-    require_scope_traced(uow, caller, "AllergyIntolerance", "c", trace="profile.allergy_refused")
-    body = await _body(request, "AllergyIntolerance")
-    patient_id, allergy = fhir.allergy_from(body)
-    actor = actor_for_patient(uow, caller, patient_id)
-    view = profile.add_allergy(
-        uow=uow, actor=actor, patient_id=patient_id, allergy=allergy, ctx=request_context(request, uow)
-    )
-    resource = fhir.allergy_intolerance(view)
-    uow.commit()
-    return _created(request, resource)
+    return await _create(request, caller, uow, "AllergyIntolerance", "profile.allergy_refused", fhir.allergy_from,
+                         lambda u, a, pid, x, c: profile.add_allergy(uow=u, actor=a, patient_id=pid, allergy=x,
+                                                                     ctx=c), fhir.allergy_intolerance)  # fmt: skip
 
 
 # --- QuestionnaireResponse and Questionnaire --------------------------------------------------------------------
@@ -339,15 +340,9 @@ def read_questionnaire(resource_id: str, caller: CallerDep) -> JSONResponse:
 @router.get("/fhir/QuestionnaireResponse/{resource_id}", response_class=JSONResponse)
 def read_questionnaire_response(resource_id: str, request: Request, caller: CallerDep, uow: UowDep) -> JSONResponse:
     """One answering of the questionnaire (``read``)."""
-    require_scope(caller, "QuestionnaireResponse", "r")
-    item_id = p.resource_id(resource_id, "QuestionnaireResponse")
-    actor = _actor_on_item(uow, caller, "QuestionnaireResponse", item_id)
-    view = profile.get_questionnaire_response(
-        uow=uow, actor=actor, response_id=item_id, ctx=request_context(request, uow)
-    )
-    resource = fhir.questionnaire_response(view)
-    uow.commit()
-    return fhir_response(resource)
+    return _read(request, caller, uow, "QuestionnaireResponse", resource_id,
+                 lambda u, a, i, c: profile.get_questionnaire_response(uow=u, actor=a, response_id=i, ctx=c),
+                 fhir.questionnaire_response)  # fmt: skip
 
 
 @router.get("/fhir/QuestionnaireResponse", response_class=JSONResponse)
@@ -375,13 +370,7 @@ def search_questionnaire_responses(request: Request, caller: CallerDep, uow: Uow
 async def create_questionnaire_response(request: Request, caller: CallerDep, uow: UowDep) -> JSONResponse:
     """The holder answers the questionnaire (``create``): the new current answers; their allergies are kept as
     AllergyIntolerance."""
-    require_scope(caller, "QuestionnaireResponse", "c")
-    body = await _body(request, "QuestionnaireResponse")
-    patient_id, answers = fhir.answers_from(body)
-    actor = actor_for_patient(uow, caller, patient_id)
-    view = profile.save_questionnaire(
-        uow=uow, actor=actor, patient_id=patient_id, answers=answers, ctx=request_context(request, uow)
-    )
-    resource = fhir.questionnaire_response(view)
-    uow.commit()
-    return _created(request, resource)
+    return await _create(request, caller, uow, "QuestionnaireResponse", None, fhir.answers_from,
+                         lambda u, a, pid, x, c: profile.save_questionnaire(uow=u, actor=a, patient_id=pid,
+                                                                            answers=x, ctx=c),
+                         fhir.questionnaire_response)  # fmt: skip
