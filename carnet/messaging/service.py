@@ -16,7 +16,7 @@ import hashlib
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,7 @@ from carnet.messaging.store import (
     RecipientRow,
 )
 from carnet.record import service as record
+from carnet.storage.orm import new_id
 
 if TYPE_CHECKING:
     from carnet.bootstrap import Platform
@@ -349,29 +350,60 @@ def provision_patient(*, uow: UnitOfWork, actor: Actor, config: MessagingConfig,
     return row
 
 
-def _external(uow: UnitOfWork, address: str, name: str | None = None) -> MailboxRow:
+class _Boxes:
+    """The mailboxes of one call, looked up once: the sender's and every recipient's in one statement (rows the
+    caller already holds are taken as they are); an address not asked for at first is looked up alone."""
+
+    def __init__(self, uow: UnitOfWork, addresses: Iterable[str], known: Iterable[MailboxRow] = ()) -> None:
+        self.repo = _repo(uow)
+        self.rows = {row.address: row for row in known}
+        wanted = {a for a in addresses if a not in self.rows}
+        self.rows.update(self.repo.mailboxes_by_address(sorted(wanted)))
+        self.asked = wanted | set(self.rows)
+
+    def get(self, address: str) -> MailboxRow | None:
+        if address not in self.asked:
+            self.asked.add(address)
+            row = self.repo.mailbox_by_address(address)
+            if row is not None:
+                self.rows[address] = row
+        return self.rows.get(address)
+
+    def add(self, row: MailboxRow) -> MailboxRow:
+        self.asked.add(row.address)
+        self.rows[row.address] = row
+        return row
+
+
+def _external(uow: UnitOfWork, address: str, name: str | None = None, boxes: _Boxes | None = None) -> MailboxRow:
     repo = _repo(uow)
-    row = repo.mailbox_by_address(address)
+    row = boxes.get(address) if boxes is not None else repo.mailbox_by_address(address)
     if row is None:
         now = uow.clock.now()
-        row = MailboxRow(address=address, kind=MailboxKind.EXTERNAL.value, owner_id=None, display_name=name or address,
-                         local=False, active=True, created_at=now, updated_at=now)  # fmt: skip
+        # The id is set here, so the row is written with the next flush (the message that names it).
+        row = MailboxRow(id=new_id(), address=address, kind=MailboxKind.EXTERNAL.value, owner_id=None,
+                         display_name=name or address, local=False, active=True, created_at=now,
+                         updated_at=now)  # fmt: skip
         repo.add(row)
-        uow.flush()
+        if boxes is not None:
+            boxes.add(row)
     return row
 
 
-def _resolve(uow: UnitOfWork, config: MessagingConfig, address: str, field_name: str) -> MailboxRow:
+def _resolve(
+    uow: UnitOfWork, config: MessagingConfig, address: str, field_name: str, boxes: _Boxes | None = None
+) -> MailboxRow:
     """The mailbox of a recipient: a local one (a patient's is opened on first use), or an external one."""
     address = _checked_address(address, field_name)
     domain = domain_of(address)
     if domain not in config.hosted_domains:
-        return _external(uow, address)
-    row = _repo(uow).mailbox_by_address(address)
+        return _external(uow, address, boxes=boxes)
+    row = boxes.get(address) if boxes is not None else _repo(uow).mailbox_by_address(address)
     if row is None and domain == config.patient_domain:
         patient = uow.patients.by_ins(address.partition("@")[0].upper())  # matricules are stored in capitals
         if patient is not None:
-            return provision_patient(uow=uow, actor=GATEWAY, config=config, patient_id=patient.id)
+            opened = provision_patient(uow=uow, actor=GATEWAY, config=config, patient_id=patient.id)
+            return boxes.add(opened) if boxes is not None else opened
     if row is None or not row.active:
         raise NotFound(f"aucune boîte aux lettres {address} sur cette plateforme", field=field_name)
     return row
@@ -544,10 +576,12 @@ def _views(uow: UnitOfWork, messages: Sequence[MessageRow]) -> list[MessageView]
     return out
 
 
-def _facts(uow: UnitOfWork, conv: ConversationRow) -> ConversationFacts:
+def _facts(uow: UnitOfWork, conv: ConversationRow, participants: Iterable[str] | None = None) -> ConversationFacts:
+    if participants is None:
+        participants = (p.address for p in _repo(uow).participants(conv.id))
     return ConversationFacts(
         status=ConversationStatus(conv.status),
-        participants=frozenset(p.address for p in _repo(uow).participants(conv.id)),
+        participants=frozenset(participants),
         patient_address=conv.patient_address,
         opened_by=conv.opened_by,
         closed_at=conv.closed_at,
@@ -568,9 +602,9 @@ def _refuse(uow: UnitOfWork, actor: Actor, decision: Decision, patient_id: str |
 # --- sending --------------------------------------------------------------------------------------------------
 
 
-def _sender_box(uow: UnitOfWork, actor: Actor, from_address: str | None) -> MailboxRow:
+def _sender_box(uow: UnitOfWork, actor: Actor, from_address: str | None, lookup: _Boxes) -> MailboxRow:
     if from_address is not None:
-        box = _repo(uow).mailbox_by_address(_checked_address(from_address, "from"))
+        box = lookup.get(_checked_address(from_address, "from"))
         if box is None or not box.local:
             raise NotFound(f"aucune boîte aux lettres {from_address} sur cette plateforme", field="from")
         return box
@@ -606,8 +640,9 @@ def send(
 ) -> MessageView:
     """Send a message: local recipients get it in this transaction, external ones through the outbox (same
     transaction); ``in_reply_to`` is the id of the message answered (the conversation continues)."""
-    message = _send(uow=uow, actor=actor, config=config, to=to, subject=subject, text=text, cc=cc, html=html,
-                    attachments=attachments, from_address=from_address, in_reply_to=in_reply_to)  # fmt: skip
+    message, _statuses = _send(uow=uow, actor=actor, config=config, to=to, subject=subject, text=text, cc=cc,
+                               html=html, attachments=attachments, from_address=from_address,
+                               in_reply_to=in_reply_to)  # fmt: skip
     return _views(uow, [message])[0]
 
 
@@ -630,12 +665,14 @@ def submit(
     text: str,
     attachments: Sequence[Upload | DocumentAttachment] = (),
     from_address: str | None = None,
+    mailboxes: Sequence[MailboxRow] = (),
 ) -> Submitted:
     """:func:`send` (same rules, same transaction, same trail) without building the message's view: for the
-    services that send on a professional's behalf (:mod:`carnet.sharing.share`)."""
-    message = _send(uow=uow, actor=actor, config=config, to=to, subject=subject, text=text, cc=(), html=None,
-                    attachments=attachments, from_address=from_address, in_reply_to=None)  # fmt: skip
-    statuses = {r.address: r.status for r in _repo(uow).recipients([message.id])}
+    services that send on a professional's behalf (:mod:`carnet.sharing.share`). ``mailboxes``: rows of the
+    sender's or the recipients' mailboxes the caller already read in this unit of work (not read again)."""
+    message, statuses = _send(uow=uow, actor=actor, config=config, to=to, subject=subject, text=text, cc=(),
+                              html=None, attachments=attachments, from_address=from_address, in_reply_to=None,
+                              known=mailboxes)  # fmt: skip
     return Submitted(id=message.id, message_id=message.message_id, statuses=statuses)
 
 
@@ -652,8 +689,13 @@ def _send(
     attachments: Sequence[Upload | DocumentAttachment],
     from_address: str | None,
     in_reply_to: str | None,
-) -> MessageRow:
-    sender = _sender_box(uow, actor, from_address)
+    known: Sequence[MailboxRow] = (),
+) -> tuple[MessageRow, dict[str, str]]:
+    """The message written (one flush for the conversation, the message and a new external mailbox, then one
+    statement each for the participants, the recipients, the outbox rows), and each recipient's status."""
+    asked = [from_address or "", *to, *cc]
+    boxes = _Boxes(uow, [a for a in map(normalise_address, asked) if a is not None], known)
+    sender = _sender_box(uow, actor, from_address, boxes)
     decision_on_box = _use(uow, actor, sender)
     subject = " ".join(subject.split())
     if not subject or len(subject) > MAX_SUBJECT:
@@ -667,7 +709,7 @@ def _send(
     seen: set[str] = set()
     for role, addresses in (("to", to), ("cc", cc)):
         for index, address in enumerate(addresses):
-            box = _resolve(uow, config, address, f"{role}[{index}]")
+            box = _resolve(uow, config, address, f"{role}[{index}]", boxes)
             if box.address not in seen:
                 seen.add(box.address)
                 recipients.append((box, role))
@@ -680,6 +722,7 @@ def _send(
         conv = repo.conversation(parent.conversation_id, for_update=True)
         assert conv is not None
     facts = _facts(uow, conv) if conv is not None else None
+    present = set(facts.participants) if facts is not None else set()
     decision = decide_post(_party(sender), tuple(_party(b) for b, _r in recipients), facts)
     patient_boxes = [b for b, _r in recipients if b.patient_id] + ([sender] if sender.patient_id else [])
     patient_id = conv.patient_id if conv is not None else (patient_boxes[0].patient_id if patient_boxes else None)
@@ -688,16 +731,16 @@ def _send(
     now = uow.clock.now()
     if conv is None:
         patient_box = patient_boxes[0] if patient_boxes else None
-        conv = ConversationRow(subject=subject, patient_id=patient_id,
+        conv = ConversationRow(id=new_id(), subject=subject, patient_id=patient_id,
                                patient_address=patient_box.address if patient_box else None, opened_by=sender.address,
                                status=ConversationStatus.OPEN.value, created_at=now, updated_at=now)  # fmt: skip
         repo.add(conv)
-        uow.flush()
     elif conv.patient_id is None and patient_boxes:
         conv.patient_id, conv.patient_address = patient_boxes[0].patient_id, patient_boxes[0].address
     conv.updated_at = now
     html_clean = mime.sanitize_html(html) if html else None
     message = MessageRow(
+        id=new_id(),
         conversation_id=conv.id,
         message_id=_new_message_id(domain_of(sender.address)),
         in_reply_to=parent.message_id if parent else None,
@@ -713,17 +756,21 @@ def _send(
         received_at=now,
     )
     repo.add(message)
-    uow.flush()
-    _join(uow, conv, [sender, *(b for b, _r in recipients)], now)
+    _join(uow, conv, [sender, *(b for b, _r in recipients)], now, present)
+    rows: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
+    statuses: dict[str, str] = {}
     for box, role in recipients:
         status = DeliveryStatus.DELIVERED if box.local else DeliveryStatus.PENDING
-        row = RecipientRow(message_id=message.id, mailbox_id=box.id, address=box.address, role=role,
-                           status=status.value)  # fmt: skip
-        repo.add(row)
-        uow.flush()
+        row = _recipient(message.id, box, role, status.value)
+        rows.append(row)
+        statuses[box.address] = status.value
         if not box.local:
-            repo.add(MessageOutboxRow(message_id=message.id, recipient_id=row.id, to_address=box.address,
-                                      status="pending", attempts=0, next_attempt_at=now, created_at=now))  # fmt: skip
+            outbox.append({"id": new_id(), "message_id": message.id, "recipient_id": row["id"],
+                           "to_address": box.address, "status": "pending", "attempts": 0, "next_attempt_at": now,
+                           "created_at": now})  # fmt: skip
+    repo.insert_rows(RecipientRow, rows)
+    repo.insert_rows(MessageOutboxRow, outbox)  # in this transaction: durable with the message
     total = 0
     for position, item in enumerate(attachments):
         total += _attach(uow, actor, message, position, item, conv.patient_id)
@@ -736,17 +783,24 @@ def _send(
                              "attachments": len(attachments)},
                      decision=decision_on_box or decision)  # fmt: skip
     uow.flush()
-    return message
+    return message, statuses
 
 
-def _join(uow: UnitOfWork, conv: ConversationRow, boxes: Sequence[MailboxRow], now: dt.datetime) -> None:
-    repo = _repo(uow)
-    present = {p.address for p in repo.participants(conv.id)}
+def _recipient(message_id: str, box: MailboxRow, role: str, status: str) -> dict[str, Any]:
+    return {"id": new_id(), "message_id": message_id, "mailbox_id": box.id, "address": box.address, "role": role,
+            "status": status}  # fmt: skip
+
+
+def _join(
+    uow: UnitOfWork, conv: ConversationRow, boxes: Sequence[MailboxRow], now: dt.datetime, present: set[str]
+) -> None:
+    """The mailboxes not yet in the conversation (``present``: its participants' addresses) join it."""
+    rows = []
     for box in boxes:
         if box.address not in present:
             present.add(box.address)
-            repo.add(ParticipantRow(conversation_id=conv.id, address=box.address, mailbox_id=box.id, joined_at=now))
-    uow.flush()
+            rows.append({"conversation_id": conv.id, "address": box.address, "mailbox_id": box.id, "joined_at": now})
+    _repo(uow).insert_rows(ParticipantRow, rows)
 
 
 def _attach(
@@ -781,10 +835,11 @@ def _attach(
     if not item.data:
         raise ValidationError("pièce jointe vide", field=f"attachments[{position}]")
     digest = uow.blobs.put(item.data)
-    _repo(uow).add(AttachmentRow(message_id=message.id, position=position, filename=_safe_filename(item.filename),
-                                 content_type=content_type, size=len(item.data), sha256=digest,
-                                 unique_id=item.unique_id[:128] if item.unique_id else None,
-                                 detail=dict(item.detail or {})))  # fmt: skip
+    _repo(uow).insert_rows(AttachmentRow, [{"id": new_id(), "message_id": message.id, "position": position,
+                                            "filename": _safe_filename(item.filename), "content_type": content_type,
+                                            "size": len(item.data), "sha256": digest,
+                                            "unique_id": item.unique_id[:128] if item.unique_id else None,
+                                            "detail": dict(item.detail or {})}])  # fmt: skip
     return len(item.data)
 
 
@@ -1044,11 +1099,14 @@ def _receive(*, uow: UnitOfWork, mail: InboundMail, config: MessagingConfig) -> 
         raise RejectMail(550, f"le domaine {sender_domain} est hébergé ici : il ne peut pas venir de l'extérieur")
     if config.trusted_domains and sender_domain not in config.trusted_domains:
         raise RejectMail(550, f"domaine expéditeur non autorisé : {sender_domain}")
+    envelope = {address: normalise_address(address) for address in dict.fromkeys(mail.envelope_to)}
+    # One statement for the mailboxes of the recipients and of the sender, one for the Message-IDs (this mail's,
+    # received already?, and those it answers).
+    boxes = _Boxes(uow, [*(n for n in envelope.values() if n is not None), sender_address])
     recipients: list[MailboxRow] = []
-    for address in dict.fromkeys(mail.envelope_to):
-        normal = normalise_address(address)
+    for address, normal in envelope.items():
         try:
-            box = _resolve(uow, config, normal or address, "to") if normal else None
+            box = _resolve(uow, config, normal, "to", boxes) if normal else None
         except (NotFound, ValidationError, Conflict):
             box = None
         if box is None or not box.local:
@@ -1056,34 +1114,40 @@ def _receive(*, uow: UnitOfWork, mail: InboundMail, config: MessagingConfig) -> 
         recipients.append(box)
     if not recipients:
         raise RejectMail(554, "aucun destinataire")
+    refs = [ref for ref in [mail.in_reply_to, *reversed(mail.references)] if ref]
+    known = repo.messages_by_message_id([*refs, *([mail.message_id] if mail.message_id else [])])
     if mail.message_id:
-        existing = repo.message_by_message_id(mail.message_id)
+        existing = known.get(mail.message_id)
         if existing is not None:
             return _again(uow, existing, recipients)
-    sender = _external(uow, sender_address)
+    sender = _external(uow, sender_address, boxes=boxes)
     conv = None
-    for ref in [mail.in_reply_to, *reversed(mail.references)]:
-        parent = repo.message_by_message_id(ref) if ref else None
+    for ref in refs:
+        parent = known.get(ref)
         if parent is not None:
             conv = repo.conversation(parent.conversation_id, for_update=True)
             break
-    if conv is not None and (conv.status == ConversationStatus.CLOSED.value or sender.address not in
-                             {p.address for p in repo.participants(conv.id)}):  # fmt: skip
-        conv = None  # a closed thread stays closed: the answer opens a new conversation
-    decision = decide_post(_party(sender), tuple(_party(b) for b in recipients), _facts(uow, conv) if conv else None)
+    present: set[str] = set()
+    if conv is not None:
+        present = {p.address for p in repo.participants(conv.id)}
+        if conv.status == ConversationStatus.CLOSED.value or sender.address not in present:
+            conv, present = None, set()  # a closed thread stays closed: the answer opens a new conversation
+    facts = _facts(uow, conv, present) if conv is not None else None
+    decision = decide_post(_party(sender), tuple(_party(b) for b in recipients), facts)
     if not decision.allowed:
         raise RejectMail(550, " ; ".join(r.fr for r in decision.reasons))
     now = uow.clock.now()
     subject = " ".join((mail.subject or "(sans objet)").split())[:MAX_SUBJECT] or "(sans objet)"
     patient_box = next((b for b in recipients if b.patient_id), None)
     if conv is None:
-        conv = ConversationRow(subject=subject, patient_id=patient_box.patient_id if patient_box else None,
+        conv = ConversationRow(id=new_id(), subject=subject,
+                               patient_id=patient_box.patient_id if patient_box else None,
                                patient_address=patient_box.address if patient_box else None,
                                opened_by=sender.address, status="open", created_at=now, updated_at=now)  # fmt: skip
         repo.add(conv)
-        uow.flush()
     conv.updated_at = now
     message = MessageRow(
+        id=new_id(),
         conversation_id=conv.id,
         message_id=mail.message_id or _new_message_id(sender_domain),
         in_reply_to=mail.in_reply_to,
@@ -1099,20 +1163,18 @@ def _receive(*, uow: UnitOfWork, mail: InboundMail, config: MessagingConfig) -> 
         received_at=now,
     )
     repo.add(message)
-    uow.flush()
-    _join(uow, conv, [sender, *recipients], now)
-    for box in recipients:
-        repo.add(RecipientRow(message_id=message.id, mailbox_id=box.id, address=box.address,
-                              role="cc" if box.address in mail.cc else "to", status="delivered"))  # fmt: skip
-    for position, item in enumerate(mail.attachments):
-        digest = uow.blobs.put(item.data)
-        row = AttachmentRow(message_id=message.id, position=position, filename=_safe_filename(item.filename),
-                            content_type=item.content_type[:127], size=len(item.data), sha256=digest,
-                            detail={})  # fmt: skip
-        repo.add(row)
-        uow.flush()
+    # The conversation, the message (and the sender's mailbox if new) in one flush; then one statement each.
+    _join(uow, conv, [sender, *recipients], now, present)
+    repo.insert_rows(RecipientRow, [_recipient(message.id, box, "cc" if box.address in mail.cc else "to",
+                                               "delivered") for box in recipients])  # fmt: skip
+    files: list[dict[str, Any]] = [{"id": new_id(), "message_id": message.id, "position": position,
+              "filename": _safe_filename(item.filename), "content_type": item.content_type[:127],
+              "size": len(item.data), "sha256": uow.blobs.put(item.data), "detail": {}}
+             for position, item in enumerate(mail.attachments)]  # fmt: skip
+    repo.insert_rows(AttachmentRow, files)
+    for item, row in zip(mail.attachments, files, strict=True):
         if item.content_type in _ZIP_TYPES or item.filename.lower().endswith(".zip"):
-            _offers(uow, message, row, item.data)
+            _offers(uow, message, row["id"], item.data)
     if conv.patient_id:
         audit.record(uow=uow, actor=GATEWAY, action="message.receive", patient_id=conv.patient_id,
                      detail={"message": message.id, "conversation": conv.id, "from": sender.address})  # fmt: skip
@@ -1160,7 +1222,7 @@ def _xdm_documents(data: bytes) -> list[dict[str, Any]] | None:
     return out
 
 
-def _offers(uow: UnitOfWork, message: MessageRow, attachment: AttachmentRow, data: bytes) -> None:
+def _offers(uow: UnitOfWork, message: MessageRow, attachment_id: str, data: bytes) -> None:
     documents = _xdm_documents(data)
     if not documents:
         return
@@ -1180,7 +1242,7 @@ def _offers(uow: UnitOfWork, message: MessageRow, attachment: AttachmentRow, dat
         if patient_id is not None and record.patient_of(uow=uow, entry_id=doc["unique_id"]) == patient_id:
             status, note, entry = OfferStatus.INTEGRATED.value, "déjà dans le dossier (même identifiant unique)", None
         digest = uow.blobs.put(doc["content"])
-        offer = IntegrationOfferRow(message_id=message.id, attachment_id=attachment.id,
+        offer = IntegrationOfferRow(message_id=message.id, attachment_id=attachment_id,
                                     unique_id=doc["unique_id"][:128],
                                     entry_uuid=(str(doc["entry_uuid"])[:128] if doc["entry_uuid"] else None),
                                     ins_matricule=matricule[:15] if matricule else None, patient_id=patient_id,

@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, or_, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from carnet.storage.orm import Base, IdColumn, TimestampMixin, UTCDateTime, new_id
@@ -193,12 +207,29 @@ class MessagingRepository:
     def flush(self) -> None:
         self.session.flush()
 
+    def insert_rows(self, table: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows that need no ORM life in this unit of work (participants, recipients, attachments, outbox
+        rows: nothing reads them back as objects before the commit) in one statement (an ``executemany``), now:
+        the session's pending objects are flushed first, so the rows they reference exist (the ORM's flush orders
+        the tables of unrelated mappers by name, not by foreign key)."""
+        if rows:
+            self.session.flush()
+            self.session.execute(insert(cast(Table, table.__table__)), list(rows))
+
     # --- mailboxes
     def mailbox(self, mailbox_id: str) -> MailboxRow | None:
         return self.session.get(MailboxRow, mailbox_id)
 
     def mailbox_by_address(self, address: str) -> MailboxRow | None:
         return self.session.scalars(select(MailboxRow).where(MailboxRow.address == address)).one_or_none()
+
+    def mailboxes_by_address(self, addresses: Sequence[str]) -> dict[str, MailboxRow]:
+        """The mailboxes among these addresses (normalised), by address: one statement for several look-ups."""
+        wanted = sorted(set(addresses))
+        if not wanted:
+            return {}
+        rows = self.session.scalars(select(MailboxRow).where(MailboxRow.address.in_(wanted)))
+        return {row.address: row for row in rows}
 
     def mailboxes_owned(self, kind: str, owner_ids: Sequence[str]) -> list[MailboxRow]:
         if not owner_ids:
@@ -256,6 +287,14 @@ class MessagingRepository:
     def message_by_message_id(self, rfc_message_id: str) -> MessageRow | None:
         stmt = select(MessageRow).where(MessageRow.message_id == rfc_message_id)
         return self.session.scalars(stmt).one_or_none()
+
+    def messages_by_message_id(self, rfc_message_ids: Sequence[str]) -> dict[str, MessageRow]:
+        """The messages among these Message-IDs, by Message-ID (one statement)."""
+        wanted = sorted(set(rfc_message_ids))
+        if not wanted:
+            return {}
+        rows = self.session.scalars(select(MessageRow).where(MessageRow.message_id.in_(wanted)))
+        return {row.message_id: row for row in rows}
 
     def messages_of(self, conversation_id: str) -> list[MessageRow]:
         stmt = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
