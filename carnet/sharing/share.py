@@ -61,6 +61,7 @@ from carnet.record.valuesets import ValueSet, value_sets
 from carnet.sharing.model import Context, Duty
 from carnet.sharing.obligations import obligations, type_label
 from carnet.sharing.store import ShareRepository, ShareRow
+from carnet.storage.orm import new_id
 
 if TYPE_CHECKING:
     from carnet.identity.store import PatientRow
@@ -251,6 +252,7 @@ class _Target:
     display_name: str
     professional_id: str | None
     roles: list[Role] = field(default_factory=list)
+    box: MailboxRow | None = None  # the mailbox row when read here (the message does not read it again)
 
 
 class _Unreachable(Exception):
@@ -259,6 +261,24 @@ class _Unreachable(Exception):
 
 def _repo(uow: UnitOfWork) -> MessagingRepository:
     return MessagingRepository(uow.session)
+
+
+class _PersonalBoxes:
+    """The personal mailboxes hosted here of the professionals of one share (those the author names by national
+    id, and the author), read in one statement; another one (the médecin traitant) is read when asked for."""
+
+    def __init__(self, uow: UnitOfWork, professional_ids: Sequence[str]) -> None:
+        self.repo = _repo(uow)
+        self.rows: dict[str, MailboxRow | None] = dict.fromkeys(professional_ids)
+        for row in self.repo.mailboxes_owned(MailboxKind.PERSONAL.value, sorted(self.rows)):  # by address
+            if row.owner_id is not None and self.rows.get(row.owner_id) is None:
+                self.rows[row.owner_id] = row
+
+    def of(self, professional_id: str) -> MailboxRow | None:
+        if professional_id not in self.rows:
+            owned = self.repo.mailboxes_owned(MailboxKind.PERSONAL.value, [professional_id])
+            self.rows[professional_id] = owned[0] if owned else None
+        return self.rows[professional_id]
 
 
 def _directory_knows(uow: UnitOfWork, address: str) -> str | None:
@@ -281,14 +301,16 @@ def _directory_knows(uow: UnitOfWork, address: str) -> str | None:
     return org.name if org is not None else None
 
 
-def _professional(uow: UnitOfWork, config: mss.MessagingConfig, professional_id: str) -> _Target:
+def _professional(
+    uow: UnitOfWork, config: mss.MessagingConfig, professional_id: str, personal: _PersonalBoxes
+) -> _Target:
     """The mailbox of a professional of the directory: their local personal box, else their directory address
     (a hosted one is opened here; another operator's goes through the outbox). Raise _Unreachable otherwise."""
-    local = mss.professional_mailbox(uow=uow, professional_id=professional_id)
+    local = personal.of(professional_id)
     pro = uow.directory.professional(professional_id)
     if local is not None:
-        name = f"{pro.given_name} {pro.family_name}" if pro is not None else local
-        return _Target(local, name, professional_id)
+        name = f"{pro.given_name} {pro.family_name}" if pro is not None else local.address
+        return _Target(local.address, name, professional_id, box=local)
     if pro is None:
         raise _Unreachable(f"aucun professionnel {professional_id} dans l'annuaire")
     name = f"{pro.given_name} {pro.family_name}"
@@ -303,7 +325,9 @@ def _professional(uow: UnitOfWork, config: mss.MessagingConfig, professional_id:
     if domain_of(address) in config.hosted_domains:
         box = mss.provision_professional(uow=uow, actor=mss.GATEWAY, config=config, professional_id=pro.id,
                                          address=address)  # fmt: skip
-        address = box.address
+        if box.kind == MailboxKind.PERSONAL.value and box.owner_id == professional_id:
+            personal.rows[professional_id] = box
+        return _Target(box.address, name, professional_id, box=box)
     return _Target(address, name, professional_id)
 
 
@@ -317,7 +341,9 @@ def _by_address(uow: UnitOfWork, config: mss.MessagingConfig, value: str, where:
                               "il n'est pas un destinataire professionnel", field=where)  # fmt: skip
     box = _repo(uow).mailbox_by_address(address)
     if box is not None and box.active and box.kind != MailboxKind.PATIENT.value:
-        return _Target(address, box.display_name, box.owner_id if box.kind == MailboxKind.PERSONAL.value else None)
+        return _Target(
+            address, box.display_name, box.owner_id if box.kind == MailboxKind.PERSONAL.value else None, box=box
+        )
     if domain_of(address) in config.hosted_domains:
         raise NotFound(f"destinataire inconnu : aucune boîte aux lettres {address} sur cette plateforme", field=where)
     name = _directory_knows(uow, address)
@@ -327,7 +353,7 @@ def _by_address(uow: UnitOfWork, config: mss.MessagingConfig, value: str, where:
     return _Target(address, name, None)
 
 
-def _named(uow: UnitOfWork, config: mss.MessagingConfig, value: str, where: str) -> _Target:
+def _named(uow: UnitOfWork, config: mss.MessagingConfig, value: str, where: str, personal: _PersonalBoxes) -> _Target:
     """A recipient the author names: a professional's national id (idNatPs) or an MSSanté address."""
     text = value.strip()
     if "@" in text:
@@ -335,7 +361,7 @@ def _named(uow: UnitOfWork, config: mss.MessagingConfig, value: str, where: str)
     if not text or len(text) > 32:
         raise ValidationError(f"destinataire illisible : « {value[:120]} »", field=where)
     try:
-        return _professional(uow, config, text)
+        return _professional(uow, config, text, personal)
     except _Unreachable as exc:
         raise NotFound(f"destinataire inconnu : {exc}", field=where) from None
 
@@ -423,8 +449,11 @@ def _texts(entry: DocumentEntry, label: str, day: dt.date, patient_name: str, au
 # --- the sender -------------------------------------------------------------------------------------------------
 
 
-def _sender(uow: UnitOfWork, actor: Actor, config: mss.MessagingConfig) -> MailboxRow:
+def _sender(uow: UnitOfWork, actor: Actor, config: mss.MessagingConfig, known: _PersonalBoxes) -> MailboxRow:
     """The author's mailbox: their personal box here (opened from the directory when needed), else one of theirs."""
+    mine = known.of(actor.id) if actor.kind is ActorKind.PROFESSIONAL else None
+    if mine is not None:
+        return mine  # what mailboxes_of would put first: the professional's own personal box
     boxes = mss.mailboxes_of(uow=uow, actor=actor)
     personal = [b for b in boxes if b.kind == MailboxKind.PERSONAL.value]
     if personal or boxes:
@@ -541,10 +570,12 @@ def _share(
     shares = ShareRepository(uow.session)
     # The recipients the author names are resolved first: an unknown one refuses the call before anything is written.
     named: dict[str, _Target] = {}
+    ids = [v.strip() for v in (prescriber or "", *recipients) if v.strip() and "@" not in v and len(v.strip()) <= 32]
+    personal = _PersonalBoxes(uow, [*ids, *([actor.id] if actor.kind is ActorKind.PROFESSIONAL else [])])
     if prescriber is not None and prescriber.strip():
-        _add(named, _named(uow, config, prescriber, "prescriber"), Role.PRESCRIBER)
+        _add(named, _named(uow, config, prescriber, "prescriber", personal), Role.PRESCRIBER)
     for index, value in enumerate(recipients):
-        _add(named, _named(uow, config, value, f"recipients[{index}]"), Role.CHOSEN)
+        _add(named, _named(uow, config, value, f"recipients[{index}]", personal), Role.CHOSEN)
 
     deposited = record.deposit(uow=uow, actor=actor, patient_id=patient.id, content=content, mime_type=mime_type,
                                metadata=metadata, replaces=replaces, invisible_to_patient=announcement,
@@ -576,16 +607,16 @@ def _share(
         traitant = profile.medecin_traitant_id if profile is not None else None
         if traitant and traitant != actor.id:
             try:
-                _add(targets, _professional(uow, config, traitant), Role.MEDECIN_TRAITANT)
+                _add(targets, _professional(uow, config, traitant, personal), Role.MEDECIN_TRAITANT)
             except _Unreachable as exc:
                 unreachable.append(f"médecin traitant : {exc}")
     for target in named.values():
         for role in target.roles:
-            _add(targets, _Target(target.address, target.display_name, target.professional_id), role)
+            _add(targets, _Target(target.address, target.display_name, target.professional_id, box=target.box), role)
 
     patient_due = answer.applies(Duty.MSS_PATIENT)
     patient_wanted = patient_due or to_patient
-    sender = _sender(uow, actor, config) if (targets or patient_wanted) else None
+    sender = _sender(uow, actor, config, personal) if (targets or patient_wanted) else None
     if sender is not None:
         targets.pop(sender.address, None)  # the author does not write to themself
     patient_box = None
@@ -600,8 +631,10 @@ def _share(
     pro_message_id = patient_message_id = None
     if targets and sender is not None:
         package = _package(entry, content, patient, now, list(targets))
+        known = [sender, *(t.box for t in targets.values() if t.box is not None)]
         sent = mss.submit(uow=uow, actor=actor, config=config, to=list(targets), subject=subject, text=text_pros,
-                          attachments=[_attachment(entry, package)], from_address=sender.address)  # fmt: skip
+                          attachments=[_attachment(entry, package)], from_address=sender.address,
+                          mailboxes=known)  # fmt: skip
         pro_message_id = sent.id
         deliveries += [Delivery(address=t.address, roles=tuple(t.roles), display_name=t.display_name,
                                 professional_id=t.professional_id, status=sent.statuses.get(t.address, "delivered"))
@@ -614,7 +647,8 @@ def _share(
             package = _package(entry, content, patient, now, [patient_box.address])
             sent = mss.submit(uow=uow, actor=actor, config=config, to=[patient_box.address],
                               subject=entry.metadata.title, text=text_patient,
-                              attachments=[_attachment(entry, package)], from_address=sender.address)  # fmt: skip
+                              attachments=[_attachment(entry, package)], from_address=sender.address,
+                              mailboxes=[sender, patient_box])  # fmt: skip
             patient_message_id = sent.id
             deliveries.append(Delivery(address=patient_box.address, roles=(Role.PATIENT,),
                                        display_name=patient_box.display_name,
@@ -649,7 +683,15 @@ def _share(
     for line in unreachable:
         warnings.append(line)
 
+    share_id = new_id()
+    result = ShareResult(
+        share_id=share_id, entry_id=entry.id, unique_id=entry.metadata.unique_id, patient_id=patient.id,
+        type_code=entry.metadata.type_code, type_label=label, document_date=day, created=deposited.created,
+        repeated=False, announcement=held, duties=(dmp, pros, to_pat), deliveries=tuple(deliveries),
+        professional_message_id=pro_message_id, patient_message_id=patient_message_id, warnings=tuple(warnings),
+    )  # fmt: skip
     row = ShareRow(
+        id=share_id,
         patient_id=patient.id,
         entry_id=entry.id,
         unique_id=entry.metadata.unique_id,
@@ -676,19 +718,11 @@ def _share(
         patient_message_id=patient_message_id,
         sender_address=sender.address if sender is not None else None,
         patient_address=patient_box.address if patient_box is not None else None,
-        outcome={},
+        outcome=result.to_dict(),
         created_at=now,
         updated_at=now,
     )
-    shares.add(row)
-    uow.flush()
-    result = ShareResult(
-        share_id=row.id, entry_id=entry.id, unique_id=entry.metadata.unique_id, patient_id=patient.id,
-        type_code=entry.metadata.type_code, type_label=label, document_date=day, created=deposited.created,
-        repeated=False, announcement=held, duties=(dmp, pros, to_pat), deliveries=tuple(deliveries),
-        professional_message_id=pro_message_id, patient_message_id=patient_message_id, warnings=tuple(warnings),
-    )  # fmt: skip
-    row.outcome = result.to_dict()
+    shares.add(row)  # written with the audit entry's flush, its outcome in the same INSERT
     audit.record(
         uow=uow,
         actor=actor,
