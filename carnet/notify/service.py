@@ -71,11 +71,11 @@ def notify(
     rendered = render(kind, at=now, actor_label=actor_label, detail=detail)
     stored_detail: dict[str, Any] = dict(jsonable(dict(detail)) or {})
     stored_detail.setdefault("actor_label", actor_label)
-    # The preferences first (their read flushes what the caller left pending, as before), then the rows written
-    # with plain INSERTs: nothing of them is read back as ORM objects in the unit of work, and adding them to the
-    # session cost two flushes (the preferences' autoflush, then this one) for two small rows.
-    prefs = uow.notifications.preferences(patient_id)
+    # What the caller left pending is flushed first (the preferences' read did it, as an autoflush), then the
+    # preferences read as two columns and the rows written with plain INSERTs: nothing of them is read back as ORM
+    # objects in the unit of work, and adding them to the session cost two flushes for two small rows.
     uow.flush()
+    prefs = uow.notifications.email_preferences(patient_id)
     notification = Notification(
         id=new_id(),
         patient_id=patient_id,

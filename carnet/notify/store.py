@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Table, Text, insert, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Table, Text, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -71,6 +71,10 @@ class ProfessionalFirstAccessRow(Base):
 
 _INSERT_NOTIFICATION = insert(cast(Table, NotificationRow.__table__))
 _INSERT_MAIL = insert(cast(Table, MailOutboxRow.__table__))
+_PREFERENCES = cast(Table, NotificationPreferenceRow.__table__).c
+_EMAIL_PREFERENCES = select(_PREFERENCES.email, _PREFERENCES.email_enabled).where(
+    _PREFERENCES.patient_id == bindparam("patient_id")
+)
 
 
 class NotificationRepository:
@@ -105,6 +109,11 @@ class NotificationRepository:
 
     def preferences(self, patient_id: str) -> NotificationPreferenceRow | None:
         return self.session.get(NotificationPreferenceRow, patient_id)
+
+    def email_preferences(self, patient_id: str) -> Any:
+        """The holder's ``email`` and ``email_enabled`` as a row (None without preferences), read from the
+        database: the caller flushes first (a preference changed in the session is then in the database)."""
+        return self.session.connection().execute(_EMAIL_PREFERENCES, {"patient_id": patient_id}).first()
 
     def record_first_access(self, patient_id: str, professional_id: str, at: dt.datetime) -> bool:
         """Insert the pair unless it exists; True if this call inserted it (safe under concurrency)."""
