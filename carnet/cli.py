@@ -770,13 +770,16 @@ def bench_api(
     clients: Annotated[int, typer.Option(help="Clients concurrents")] = 8,
     workers: Annotated[int, typer.Option(help="Processus uvicorn (défaut : un par cœur)")] = os.cpu_count() or 1,
     backend: Annotated[str, typer.Option(help="sqlite, postgresql ou both")] = "both",
+    http: Annotated[
+        str, typer.Option(help="httptools (httptools + uvloop) ou h11 (h11 + asyncio, pour comparer)")
+    ] = "httptools",
 ) -> None:
     """L'API FHIR sous uvicorn : soumissions ITI-65/s, latence ITI-67, lectures de Patient/s."""
     import carnet.bench.api as bench
 
     with _errors():
         bench.run(documents=documents, patient_documents=patient_documents, submissions=submissions,
-                  searches=searches, reads=reads, clients=clients, workers=workers, backend=backend,
+                  searches=searches, reads=reads, clients=clients, workers=workers, backend=backend, http=http,
                   echo=typer.echo)  # fmt: skip
 
 
