@@ -756,7 +756,7 @@ def _send(
         received_at=now,
     )
     repo.add(message)
-    _join(uow, conv, [sender, *(b for b, _r in recipients)], now, present)
+    _join(uow, conv.id, [sender, *(b for b, _r in recipients)], now, present)
     rows: list[dict[str, Any]] = []
     outbox: list[dict[str, Any]] = []
     statuses: dict[str, str] = {}
@@ -791,15 +791,13 @@ def _recipient(message_id: str, box: MailboxRow, role: str, status: str) -> dict
             "status": status}  # fmt: skip
 
 
-def _join(
-    uow: UnitOfWork, conv: ConversationRow, boxes: Sequence[MailboxRow], now: dt.datetime, present: set[str]
-) -> None:
+def _join(uow: UnitOfWork, conv_id: str, boxes: Sequence[MailboxRow], now: dt.datetime, present: set[str]) -> None:
     """The mailboxes not yet in the conversation (``present``: its participants' addresses) join it."""
     rows = []
     for box in boxes:
         if box.address not in present:
             present.add(box.address)
-            rows.append({"conversation_id": conv.id, "address": box.address, "mailbox_id": box.id, "joined_at": now})
+            rows.append({"conversation_id": conv_id, "address": box.address, "mailbox_id": box.id, "joined_at": now})
     _repo(uow).insert_rows(ParticipantRow, rows)
 
 
@@ -1085,10 +1083,15 @@ def receive(*, uow: UnitOfWork, mail: InboundMail, config: MessagingConfig) -> M
     local mailbox; the thread is found from In-Reply-To / References; a Message-ID already received is not
     stored twice (the outbox of the sender delivers at least once); IHE XDM attachments become integration
     offers, matched to the patient by INS."""
-    return _views(uow, [_receive(uow=uow, mail=mail, config=config)])[0]
+    message = _repo(uow).message(_receive(uow=uow, mail=mail, config=config))
+    assert message is not None
+    return _views(uow, [message])[0]
 
 
-def _receive(*, uow: UnitOfWork, mail: InboundMail, config: MessagingConfig) -> MessageRow:
+def _receive(*, uow: UnitOfWork, mail: InboundMail, config: MessagingConfig) -> str:
+    """The received message's id. Nothing reads the rows written here as objects before the commit (the gateway
+    answers 250): a new conversation, the message, its participants, recipients and attachments are each one
+    ``INSERT`` (Core), no ORM flush but for a sender's mailbox new here or the thread answered."""
     repo = _repo(uow)
     sender_address = normalise_address(mail.from_address or mail.envelope_from)
     if sender_address is None:
@@ -1140,49 +1143,50 @@ def _receive(*, uow: UnitOfWork, mail: InboundMail, config: MessagingConfig) -> 
     subject = " ".join((mail.subject or "(sans objet)").split())[:MAX_SUBJECT] or "(sans objet)"
     patient_box = next((b for b in recipients if b.patient_id), None)
     if conv is None:
-        conv = ConversationRow(id=new_id(), subject=subject,
-                               patient_id=patient_box.patient_id if patient_box else None,
-                               patient_address=patient_box.address if patient_box else None,
-                               opened_by=sender.address, status="open", created_at=now, updated_at=now)  # fmt: skip
-        repo.add(conv)
-    conv.updated_at = now
-    message = MessageRow(
-        id=new_id(),
-        conversation_id=conv.id,
-        message_id=mail.message_id or _new_message_id(sender_domain),
-        in_reply_to=mail.in_reply_to,
-        references=list(mail.references),
-        sender_mailbox_id=sender.id,
-        sender_address=sender.address,
-        sent_by=GATEWAY.id,
-        subject=subject,
-        text=mail.text[:MAX_TEXT],
-        html=mime.sanitize_html(mail.html) if mail.html else None,
-        inbound=True,
-        sent_at=mail.date or now,
-        received_at=now,
-    )
-    repo.add(message)
-    # The conversation, the message (and the sender's mailbox if new) in one flush; then one statement each.
-    _join(uow, conv, [sender, *recipients], now, present)
-    repo.insert_rows(RecipientRow, [_recipient(message.id, box, "cc" if box.address in mail.cc else "to",
+        conv_id, patient_id = new_id(), patient_box.patient_id if patient_box else None
+        repo.insert_rows(ConversationRow, [{"id": conv_id, "subject": subject, "patient_id": patient_id,
+                                            "patient_address": patient_box.address if patient_box else None,
+                                            "opened_by": sender.address, "status": ConversationStatus.OPEN.value,
+                                            "created_at": now, "updated_at": now}])  # fmt: skip
+    else:
+        conv_id, patient_id = conv.id, conv.patient_id
+        conv.updated_at = now
+    message_id = new_id()
+    repo.insert_rows(MessageRow, [{
+        "id": message_id,
+        "conversation_id": conv_id,
+        "message_id": mail.message_id or _new_message_id(sender_domain),
+        "in_reply_to": mail.in_reply_to,
+        "references": list(mail.references),
+        "sender_mailbox_id": sender.id,
+        "sender_address": sender.address,
+        "sent_by": GATEWAY.id,
+        "subject": subject,
+        "text": mail.text[:MAX_TEXT],
+        "html": mime.sanitize_html(mail.html) if mail.html else None,
+        "inbound": True,
+        "sent_at": mail.date or now,
+        "received_at": now,
+    }])  # fmt: skip
+    _join(uow, conv_id, [sender, *recipients], now, present)
+    repo.insert_rows(RecipientRow, [_recipient(message_id, box, "cc" if box.address in mail.cc else "to",
                                                "delivered") for box in recipients])  # fmt: skip
-    files: list[dict[str, Any]] = [{"id": new_id(), "message_id": message.id, "position": position,
+    files: list[dict[str, Any]] = [{"id": new_id(), "message_id": message_id, "position": position,
               "filename": _safe_filename(item.filename), "content_type": item.content_type[:127],
               "size": len(item.data), "sha256": uow.blobs.put(item.data), "detail": {}}
              for position, item in enumerate(mail.attachments)]  # fmt: skip
     repo.insert_rows(AttachmentRow, files)
     for item, row in zip(mail.attachments, files, strict=True):
         if item.content_type in _ZIP_TYPES or item.filename.lower().endswith(".zip"):
-            _offers(uow, message, row["id"], item.data)
-    if conv.patient_id:
-        audit.record(uow=uow, actor=GATEWAY, action="message.receive", patient_id=conv.patient_id,
-                     detail={"message": message.id, "conversation": conv.id, "from": sender.address})  # fmt: skip
+            _offers(uow, message_id, row["id"], item.data)
+    if patient_id:
+        audit.record(uow=uow, actor=GATEWAY, action="message.receive", patient_id=patient_id,
+                     detail={"message": message_id, "conversation": conv_id, "from": sender.address})  # fmt: skip
     uow.flush()
-    return message
+    return message_id
 
 
-def _again(uow: UnitOfWork, existing: MessageRow, recipients: Sequence[MailboxRow]) -> MessageRow:
+def _again(uow: UnitOfWork, existing: MessageRow, recipients: Sequence[MailboxRow]) -> str:
     """The same Message-ID delivered again: only recipients not yet recorded are added (no duplicate message)."""
     repo = _repo(uow)
     present = {r.address for r in repo.recipients([existing.id])}
@@ -1191,7 +1195,7 @@ def _again(uow: UnitOfWork, existing: MessageRow, recipients: Sequence[MailboxRo
             repo.add(RecipientRow(message_id=existing.id, mailbox_id=box.id, address=box.address, role="to",
                                   status="delivered"))  # fmt: skip
     uow.flush()
-    return existing
+    return existing.id
 
 
 def _xdm_documents(data: bytes) -> list[dict[str, Any]] | None:
@@ -1222,7 +1226,7 @@ def _xdm_documents(data: bytes) -> list[dict[str, Any]] | None:
     return out
 
 
-def _offers(uow: UnitOfWork, message: MessageRow, attachment_id: str, data: bytes) -> None:
+def _offers(uow: UnitOfWork, message_id: str, attachment_id: str, data: bytes) -> None:
     documents = _xdm_documents(data)
     if not documents:
         return
@@ -1242,7 +1246,7 @@ def _offers(uow: UnitOfWork, message: MessageRow, attachment_id: str, data: byte
         if patient_id is not None and record.patient_of(uow=uow, entry_id=doc["unique_id"]) == patient_id:
             status, note, entry = OfferStatus.INTEGRATED.value, "déjà dans le dossier (même identifiant unique)", None
         digest = uow.blobs.put(doc["content"])
-        offer = IntegrationOfferRow(message_id=message.id, attachment_id=attachment_id,
+        offer = IntegrationOfferRow(message_id=message_id, attachment_id=attachment_id,
                                     unique_id=doc["unique_id"][:128],
                                     entry_uuid=(str(doc["entry_uuid"])[:128] if doc["entry_uuid"] else None),
                                     ins_matricule=matricule[:15] if matricule else None, patient_id=patient_id,
@@ -1255,7 +1259,7 @@ def _offers(uow: UnitOfWork, message: MessageRow, attachment_id: str, data: byte
         if patient_id is not None:
             uow.flush()
             audit.record(uow=uow, actor=GATEWAY, action="message.offer", patient_id=patient_id,
-                         detail={"offer": offer.id, "unique_id": offer.unique_id, "message": message.id})  # fmt: skip
+                         detail={"offer": offer.id, "unique_id": offer.unique_id, "message": message_id})  # fmt: skip
 
 
 def _offer_for(uow: UnitOfWork, actor: Actor, offer_id: str) -> IntegrationOfferRow:
