@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     func,
     insert,
     or_,
@@ -230,6 +231,23 @@ class MessagingRepository:
             return {}
         rows = self.session.scalars(select(MailboxRow).where(MailboxRow.address.in_(wanted)))
         return {row.address: row for row in rows}
+
+    def mailboxes_owned_or_at(
+        self, kind: str, owner_ids: Sequence[str], addresses: Sequence[str]
+    ) -> tuple[list[MailboxRow], dict[str, MailboxRow]]:
+        """:meth:`mailboxes_owned` and :meth:`mailboxes_by_address` in one statement."""
+        owners, wanted = sorted(set(owner_ids)), sorted(set(addresses))
+        if not owners and not wanted:
+            return [], {}
+        stmt = select(MailboxRow).where(
+            or_(
+                and_(MailboxRow.kind == kind, MailboxRow.owner_id.in_(owners), MailboxRow.active.is_(True)),
+                MailboxRow.address.in_(wanted),
+            )
+        )
+        rows = list(self.session.scalars(stmt.order_by(MailboxRow.address)))
+        owned = [r for r in rows if r.kind == kind and r.owner_id in owners and r.active]
+        return owned, {r.address: r for r in rows if r.address in wanted}
 
     def mailboxes_owned(self, kind: str, owner_ids: Sequence[str]) -> list[MailboxRow]:
         if not owner_ids:

@@ -53,7 +53,7 @@ from carnet.errors import CarnetError, Conflict, NotFound, ValidationError
 from carnet.identity.status import IdentityStatus, may_share
 from carnet.messaging import service as mss
 from carnet.messaging import xdm
-from carnet.messaging.model import MailboxKind, domain_of, normalise_address
+from carnet.messaging.model import MailboxKind, domain_of, normalise_address, patient_address
 from carnet.messaging.store import MailboxRow, MessagingRepository
 from carnet.record import service as record
 from carnet.record.model import IDNATPS_OID, DocumentEntry, DocumentMetadata
@@ -265,14 +265,18 @@ def _repo(uow: UnitOfWork) -> MessagingRepository:
 
 class _PersonalBoxes:
     """The personal mailboxes hosted here of the professionals of one share (those the author names by national
-    id, and the author), read in one statement; another one (the médecin traitant) is read when asked for."""
+    id, the author, the médecin traitant) and the patient's mailbox, read in one statement; another professional's
+    is read when asked for."""
 
-    def __init__(self, uow: UnitOfWork, professional_ids: Sequence[str]) -> None:
+    def __init__(self, uow: UnitOfWork, professional_ids: Sequence[str], patient_box_address: str) -> None:
         self.repo = _repo(uow)
         self.rows: dict[str, MailboxRow | None] = dict.fromkeys(professional_ids)
-        for row in self.repo.mailboxes_owned(MailboxKind.PERSONAL.value, sorted(self.rows)):  # by address
+        owned, at = self.repo.mailboxes_owned_or_at(MailboxKind.PERSONAL.value, sorted(self.rows),
+                                                    [patient_box_address])  # fmt: skip
+        for row in owned:  # by address, as mailboxes_owned gives them
             if row.owner_id is not None and self.rows.get(row.owner_id) is None:
                 self.rows[row.owner_id] = row
+        self.patient_box = at.get(patient_box_address)
 
     def of(self, professional_id: str) -> MailboxRow | None:
         if professional_id not in self.rows:
@@ -571,7 +575,13 @@ def _share(
     # The recipients the author names are resolved first: an unknown one refuses the call before anything is written.
     named: dict[str, _Target] = {}
     ids = [v.strip() for v in (prescriber or "", *recipients) if v.strip() and "@" not in v and len(v.strip()) <= 32]
-    personal = _PersonalBoxes(uow, [*ids, *([actor.id] if actor.kind is ActorKind.PROFESSIONAL else [])])
+    if actor.kind is ActorKind.PROFESSIONAL:
+        ids.append(actor.id)
+    profile = uow.access.profile(patient.id)  # read again below (from the session) when the duty applies
+    if profile is not None and profile.medecin_traitant_id:
+        ids.append(profile.medecin_traitant_id)
+    assert patient.ins_matricule is not None  # a qualified identity
+    personal = _PersonalBoxes(uow, ids, patient_address(patient.ins_matricule, config.patient_domain))
     if prescriber is not None and prescriber.strip():
         _add(named, _named(uow, config, prescriber, "prescriber", personal), Role.PRESCRIBER)
     for index, value in enumerate(recipients):
@@ -621,7 +631,9 @@ def _share(
         targets.pop(sender.address, None)  # the author does not write to themself
     patient_box = None
     if patient_wanted:
-        patient_box = mss.provision_patient(uow=uow, actor=actor, config=config, patient_id=patient.id)
+        # The patient's mailbox read above, else opened now (provision_patient's checks are _qualified's).
+        patient_box = personal.patient_box or mss.provision_patient(uow=uow, actor=actor, config=config,
+                                                                    patient_id=patient.id)  # fmt: skip
 
     patient_name = f"{patient.first_name} {patient.birth_name}"
     author_name = entry.metadata.author.display_name
