@@ -117,6 +117,9 @@ def serve(
     from carnet.demo import load_demo, load_demo_documents
 
     settings = _settings()
+    if (url := served_url(settings, host, port)) is not None:
+        os.environ["CARNET_PUBLIC_URL"] = url  # read again below and by the platform
+        settings = _settings()
     with _platform() as platform:
         if settings.demo_data:
             with _errors():
@@ -127,6 +130,17 @@ def serve(
         bind_host, bind_port = host or settings.host, port or settings.port
         typer.echo(_banner(settings, f"http://{bind_host}:{bind_port}"))
         uvicorn.run(create_app(settings, platform=platform), host=bind_host, port=bind_port, log_level="info")
+
+
+def served_url(settings: Any, host: str | None, port: int | None) -> str | None:
+    """The public URL of a platform started on ``host:port`` when none is configured: the development identity
+    provider's issuer and redirect addresses and the API's token audience derive from it, so they must name the
+    address it listens on (``carnet serve --port 8123``). None when ``CARNET_PUBLIC_URL`` is set."""
+    if "public_url" in settings.model_fields_set:
+        return None
+    bind_host, bind_port = host or settings.host, port or settings.port
+    shown = "127.0.0.1" if bind_host in ("", "0.0.0.0", "::") else bind_host
+    return f"http://{f'[{shown}]' if ':' in shown else shown}:{bind_port}"
 
 
 def _banner(settings: Any, bound: str) -> str:
